@@ -96,15 +96,20 @@ class MeshUpsampler(nn.Module):
             raise ValueError(
                 f'MeshUpsampler expects (B, {self.num_input_vertices}, C) input, '
                 f'got {tuple(vertices.shape)}')
-        out = vertices
+        batch, _, channels = vertices.shape
+        dtype = torch.promote_types(vertices.dtype, torch.float32)
+        # Vertices first, batch and channels flattened: each gathered row is one contiguous
+        # (B * C) slice, and the E entries are accumulated one column at a time, which avoids
+        # a (B, N_fine, E, C) temporary (tools/analysis/benchmark_upsampler.py).
+        rows = vertices.to(dtype).permute(1, 0, 2).reshape(self.num_input_vertices, -1)
         for level in range(self.num_steps):
             index: torch.Tensor = getattr(self, f'index_{level}')
-            weight: torch.Tensor = getattr(self, f'weight_{level}')
-            dtype = torch.promote_types(out.dtype, torch.float32)
-            # (B, N_fine, E, C) * (N_fine, E, 1) summed over the E entries of each row.
-            gathered = out[:, index].to(dtype)
-            out = (gathered * weight.to(dtype).unsqueeze(-1)).sum(dim=2)
-        return out
+            weight = getattr(self, f'weight_{level}').to(dtype)
+            out = rows.index_select(0, index[:, 0]) * weight[:, 0:1]
+            for entry in range(1, index.shape[1]):
+                out = out.addcmul(rows.index_select(0, index[:, entry]), weight[:, entry:entry + 1])
+            rows = out
+        return rows.reshape(-1, batch, channels).permute(1, 0, 2).contiguous()
 
     def extra_repr(self) -> str:
         return ' -> '.join(str(n) for n in self.vertex_counts)

@@ -1,0 +1,24 @@
+"""fastmetro-mm: FastMETRO (ECCV 2022) as a plugin for MMPose 1.x.
+
+Importing the package registers its components in MMPose's registries, so a config with
+``custom_imports=dict(imports=['fastmetro_mm'])`` and ``default_scope='mmpose'`` can build them.
+The geometry core, :mod:`fastmetro_mm.mesh`, needs only torch, numpy, scipy and smplx: without
+MMPose installed the package still imports, and only the registration is unavailable.
+"""
+from .version import __version__
+
+try:
+    import mmpose  # noqa: F401
+except ModuleNotFoundError as exc:  # only a missing toolbox is tolerated, never a broken one
+    if exc.name not in ('mmpose', 'mmengine', 'mmcv'):
+        raise
+    REGISTERED_MODELS: tuple = ()
+else:
+    from .engine import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()
+
+    from . import models  # noqa: F401  (registers into mmpose.registry)
+    from .models import REGISTERED_MODELS
+
+__all__ = ['__version__', 'REGISTERED_MODELS']
