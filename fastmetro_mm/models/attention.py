@@ -1,0 +1,112 @@
+"""Multi-head attention through PyTorch's fused scaled-dot-product attention.
+
+Parameters are laid out like ``nn.MultiheadAttention``'s (``in_proj_weight`` (3d, d),
+``in_proj_bias`` (3d,), ``out_proj``), so the official FastMETRO weights load 1:1. The normal
+path calls ``F.scaled_dot_product_attention``; ``need_weights=True`` switches to an explicit
+softmax that also returns the weights averaged over heads, for visualisation.
+
+Shapes: B batch, L query tokens, S key tokens, d model width, H heads.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MultiheadAttention(nn.Module):
+    """Batch-first multi-head attention with ``nn.MultiheadAttention``'s parameters.
+
+    Args:
+        embed_dim: d, the token width.
+        num_heads: H; must divide d.
+        dropout: dropout probability on the attention weights, applied only in training
+            (as ``nn.MultiheadAttention`` does).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        if embed_dim % num_heads != 0:
+            raise ValueError(
+                f'MultiheadAttention: embed_dim {embed_dim} is not divisible by '
+                f'num_heads {num_heads}')
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.dropout = dropout
+        # Rows [0:d] project queries, [d:2d] keys, [2d:3d] values, as in nn.MultiheadAttention.
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim))
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dim))
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        # Same initial distribution as nn.MultiheadAttention.
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.in_proj_bias)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, H, T, d / H)."""
+        batch, tokens, _ = x.shape
+        return x.view(batch, tokens, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self,
+                query: torch.Tensor,
+                key: torch.Tensor,
+                value: torch.Tensor,
+                attn_mask: Optional[torch.Tensor] = None,
+                need_weights: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Attends from ``query`` to ``key``/``value``.
+
+        Args:
+            query: (B, L, d).
+            key: (B, S, d).
+            value: (B, S, d).
+            attn_mask: optional (L, S) ADDITIVE float mask (0 = may attend, -inf = may not),
+                see ``fastmetro_mm.mesh.attention_mask.attention_mask_to_additive``. Boolean
+                masks are refused: SDPA and nn.MultiheadAttention read True oppositely.
+            need_weights: also return the attention weights (explicit softmax path).
+
+        Returns:
+            output: (B, L, d).
+            weights: (B, L, S) attention probabilities averaged over heads, before dropout;
+                None unless ``need_weights``.
+        """
+        if attn_mask is not None:
+            if not attn_mask.is_floating_point():
+                raise TypeError(
+                    'MultiheadAttention: attn_mask must be an additive float mask (0 / -inf), '
+                    f'got dtype {attn_mask.dtype}; convert a boolean mask with '
+                    'attention_mask_to_additive')
+            expected = (query.shape[1], key.shape[1])
+            if tuple(attn_mask.shape) != expected:
+                raise ValueError(
+                    f'MultiheadAttention: attn_mask has shape {tuple(attn_mask.shape)}, '
+                    f'expected (L, S) = {expected}')
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3, dim=0)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3, dim=0)
+        q = self._split_heads(F.linear(query, w_q, b_q))  # (B, H, L, d/H)
+        k = self._split_heads(F.linear(key, w_k, b_k))  # (B, H, S, d/H)
+        v = self._split_heads(F.linear(value, w_v, b_v))  # (B, H, S, d/H)
+        mask = None if attn_mask is None else attn_mask.to(q.dtype)
+        dropout_p = self.dropout if self.training else 0.0
+
+        weights: Optional[torch.Tensor] = None
+        if need_weights:
+            scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # (B, H, L, S)
+            if mask is not None:
+                scores = scores + mask
+            probs = scores.softmax(dim=-1)
+            weights = probs.mean(dim=1)  # (B, L, S)
+            out = F.dropout(probs, p=dropout_p, training=self.training) @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        batch, _, length, _ = out.shape
+        out = out.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, d)
+        return self.out_proj(out), weights
+
+    def extra_repr(self) -> str:
+        return f'embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}'

@@ -1,0 +1,328 @@
+"""FastMETRO's pre-norm transformer encoder-decoder (DETR style), batch-first.
+
+Every block is pre-norm: ``x + Dropout(Block(LayerNorm(x)))``, and each stack ends with a
+LayerNorm. Attention goes through ``F.scaled_dot_product_attention`` (fused kernels) in the
+normal path; ``need_weights=True`` switches to an explicit softmax that also returns the
+attention weights averaged over heads, for visualisation.
+
+The attention blocks (``attention.py``) keep ``nn.MultiheadAttention``'s parameter layout, so
+the official FastMETRO weights load 1:1 (see ``official_key_map.py``).
+
+Shapes: B batch, L query tokens, S key tokens, d model width, H heads.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import MultiheadAttention
+
+
+def with_pos_embed(tensor: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
+    """Adds a positional embedding to queries/keys (never to values), if one is given.
+
+    Args:
+        tensor: (B, L, d) tokens.
+        pos: (L, d) or (B, L, d) positional embedding, or None.
+
+    Returns:
+        (B, L, d) tensor.
+    """
+    return tensor if pos is None else tensor + pos
+
+
+class FeedForward(nn.Module):
+    """Two-layer ReLU MLP of a transformer block: d -> dim_feedforward -> d.
+
+    Args:
+        d_model: token width d.
+        dim_feedforward: hidden width.
+        dropout: dropout after the ReLU.
+    """
+
+    def __init__(self, d_model: int, dim_feedforward: int, dropout: float) -> None:
+        super().__init__()
+        self.fc_in = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.fc_out = nn.Linear(dim_feedforward, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) -> (B, L, d)."""
+        return self.fc_out(self.dropout(F.relu(self.fc_in(x))))
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Pre-norm encoder layer: self-attention, then feed-forward.
+
+    Args:
+        d_model: token width d.
+        nhead: number of attention heads.
+        dim_feedforward: hidden width of the feed-forward block.
+        dropout: dropout on attention weights, residual branches and the FFN hidden layer.
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn_norm = nn.LayerNorm(d_model)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.self_attn_dropout = nn.Dropout(dropout)
+        self.ffn_norm = nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, dim_feedforward, dropout)
+        self.ffn_dropout = nn.Dropout(dropout)
+
+    def forward(self,
+                src: torch.Tensor,
+                pos: Optional[torch.Tensor] = None,
+                need_weights: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Encodes tokens.
+
+        Args:
+            src: (B, S, d) tokens.
+            pos: (S, d) or (B, S, d) positional embedding added to queries and keys.
+            need_weights: also return self-attention weights.
+
+        Returns:
+            (B, S, d) tokens and (B, S, S) head-averaged weights or None.
+        """
+        x = self.self_attn_norm(src)
+        q = k = with_pos_embed(x, pos)
+        attended, weights = self.self_attn(q, k, x, need_weights=need_weights)
+        src = src + self.self_attn_dropout(attended)
+        src = src + self.ffn_dropout(self.ffn(self.ffn_norm(src)))
+        return src, weights
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Pre-norm decoder layer: masked self-attention, cross-attention, feed-forward.
+
+    Args:
+        d_model: token width d.
+        nhead: number of attention heads.
+        dim_feedforward: hidden width of the feed-forward block.
+        dropout: dropout on attention weights, residual branches and the FFN hidden layer.
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn_norm = nn.LayerNorm(d_model)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.self_attn_dropout = nn.Dropout(dropout)
+        self.cross_attn_norm = nn.LayerNorm(d_model)
+        self.cross_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.cross_attn_dropout = nn.Dropout(dropout)
+        self.ffn_norm = nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, dim_feedforward, dropout)
+        self.ffn_dropout = nn.Dropout(dropout)
+
+    def forward(self,
+                tgt: torch.Tensor,
+                memory: torch.Tensor,
+                self_attn_mask: Optional[torch.Tensor] = None,
+                pos: Optional[torch.Tensor] = None,
+                query_pos: Optional[torch.Tensor] = None,
+                need_weights: bool = False
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Decodes query tokens against the encoder memory.
+
+        Args:
+            tgt: (B, L, d) query tokens.
+            memory: (B, S, d) encoder output.
+            self_attn_mask: (L, L) additive mask of the self-attention (0 / -inf).
+            pos: (S, d) or (B, S, d) positional embedding added to the memory keys.
+            query_pos: (L, d) or (B, L, d) embedding added to the queries (and the
+                self-attention keys); FastMETRO uses none.
+            need_weights: also return attention weights.
+
+        Returns:
+            (B, L, d) tokens, (B, L, L) self-attention and (B, L, S) cross-attention weights
+            averaged over heads (None unless ``need_weights``).
+        """
+        x = self.self_attn_norm(tgt)
+        q = k = with_pos_embed(x, query_pos)
+        attended, self_weights = self.self_attn(
+            q, k, x, attn_mask=self_attn_mask, need_weights=need_weights)
+        tgt = tgt + self.self_attn_dropout(attended)
+        x = self.cross_attn_norm(tgt)
+        attended, cross_weights = self.cross_attn(
+            with_pos_embed(x, query_pos), with_pos_embed(memory, pos), memory,
+            need_weights=need_weights)
+        tgt = tgt + self.cross_attn_dropout(attended)
+        tgt = tgt + self.ffn_dropout(self.ffn(self.ffn_norm(tgt)))
+        return tgt, self_weights, cross_weights
+
+
+class TransformerEncoder(nn.Module):
+    """A stack of pre-norm encoder layers followed by a LayerNorm.
+
+    Args:
+        num_layers: number of layers (>= 1).
+        d_model, nhead, dim_feedforward, dropout: see ``TransformerEncoderLayer``.
+    """
+
+    def __init__(self, num_layers: int, d_model: int, nhead: int, dim_feedforward: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f'TransformerEncoder: num_layers must be >= 1, got {num_layers}')
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout)
+            for _ in range(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self,
+                src: torch.Tensor,
+                pos: Optional[torch.Tensor] = None,
+                need_weights: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """(B, S, d) tokens -> (B, S, d) tokens and a list of (B, S, S) weights per layer
+        (empty unless ``need_weights``)."""
+        weights: List[torch.Tensor] = []
+        for layer in self.layers:
+            src, layer_weights = layer(src, pos=pos, need_weights=need_weights)
+            if layer_weights is not None:
+                weights.append(layer_weights)
+        return self.norm(src), weights
+
+
+class TransformerDecoder(nn.Module):
+    """A stack of pre-norm decoder layers followed by a LayerNorm.
+
+    Args:
+        num_layers: number of layers (>= 1).
+        d_model, nhead, dim_feedforward, dropout: see ``TransformerDecoderLayer``.
+    """
+
+    def __init__(self, num_layers: int, d_model: int, nhead: int, dim_feedforward: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f'TransformerDecoder: num_layers must be >= 1, got {num_layers}')
+        self.layers = nn.ModuleList(
+            TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout)
+            for _ in range(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self,
+                tgt: torch.Tensor,
+                memory: torch.Tensor,
+                self_attn_mask: Optional[torch.Tensor] = None,
+                pos: Optional[torch.Tensor] = None,
+                query_pos: Optional[torch.Tensor] = None,
+                need_weights: bool = False
+                ) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
+        """(B, L, d) queries and (B, S, d) memory -> (B, L, d) tokens, per-layer (B, L, L)
+        self-attention and (B, L, S) cross-attention weights (empty unless ``need_weights``).
+        """
+        self_weights: List[torch.Tensor] = []
+        cross_weights: List[torch.Tensor] = []
+        for layer in self.layers:
+            tgt, layer_self, layer_cross = layer(
+                tgt, memory, self_attn_mask=self_attn_mask, pos=pos, query_pos=query_pos,
+                need_weights=need_weights)
+            if layer_self is not None and layer_cross is not None:
+                self_weights.append(layer_self)
+                cross_weights.append(layer_cross)
+        return self.norm(tgt), self_weights, cross_weights
+
+
+class TransformerOutput(NamedTuple):
+    """Outputs of ``FastMETROTransformer``.
+
+    Attributes:
+        camera: (B, 1, d) encoded camera token.
+        image: (B, S, d) encoded image tokens.
+        queries: (B, L, d) decoded joint and vertex tokens.
+        attention: None, or per-layer head-averaged weights under the keys
+            'encoder_self_attn' ((B, 1+S, 1+S) each), 'decoder_self_attn' ((B, L, L)) and
+            'decoder_cross_attn' ((B, L, S)).
+    """
+    camera: torch.Tensor
+    image: torch.Tensor
+    queries: torch.Tensor
+    attention: Optional[Dict[str, List[torch.Tensor]]]
+
+
+class FastMETROTransformer(nn.Module):
+    """One of FastMETRO's two encoder-decoder transformers.
+
+    The encoder sees [camera token; image tokens], with the positional encoding added to the
+    image tokens' queries and keys only. The decoder's queries are the joint and vertex tokens
+    (no query position); its memory is the encoded image tokens without the camera token, with
+    the positional encoding on the keys; its self-attention is masked by the mesh topology.
+
+    Every parameter with more than one dimension is Xavier-uniform initialised, as in DETR
+    and the official FastMETRO.
+
+    Args:
+        d_model: token width d (512 and 128 in FastMETRO).
+        nhead: attention heads.
+        num_encoder_layers: encoder depth.
+        num_decoder_layers: decoder depth.
+        dim_feedforward: FFN hidden width (2048 and 512 in FastMETRO).
+        dropout: dropout probability.
+    """
+
+    def __init__(self,
+                 d_model: int = 512,
+                 nhead: int = 8,
+                 num_encoder_layers: int = 3,
+                 num_decoder_layers: int = 3,
+                 dim_feedforward: int = 2048,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.d_model = d_model
+        self.encoder = TransformerEncoder(num_encoder_layers, d_model, nhead, dim_feedforward,
+                                          dropout)
+        self.decoder = TransformerDecoder(num_decoder_layers, d_model, nhead, dim_feedforward,
+                                          dropout)
+        for param in self.parameters():
+            if param.dim() > 1:
+                nn.init.xavier_uniform_(param)
+
+    def forward(self,
+                image_tokens: torch.Tensor,
+                camera_token: torch.Tensor,
+                query_tokens: torch.Tensor,
+                pos: torch.Tensor,
+                self_attn_mask: Optional[torch.Tensor] = None,
+                need_weights: bool = False) -> TransformerOutput:
+        """Encodes the image and decodes joint/vertex tokens.
+
+        Args:
+            image_tokens: (B, S, d) flattened image features (S = h * w).
+            camera_token: (B, 1, d).
+            query_tokens: (B, L, d) joint tokens followed by vertex tokens.
+            pos: (S, d) or (B, S, d) positional encoding of the image tokens.
+            self_attn_mask: (L, L) additive decoder self-attention mask (0 / -inf).
+            need_weights: also return attention weights (explicit softmax path).
+
+        Returns:
+            TransformerOutput with camera (B, 1, d), image (B, S, d), queries (B, L, d).
+        """
+        for name, tensor in (('image_tokens', image_tokens), ('camera_token', camera_token),
+                             ('query_tokens', query_tokens)):
+            if tensor.dim() != 3 or tensor.shape[-1] != self.d_model:
+                raise ValueError(
+                    f'FastMETROTransformer: {name} must be (B, T, {self.d_model}), '
+                    f'got {tuple(tensor.shape)}')
+        num_image_tokens = image_tokens.shape[1]
+        # The camera token has no position: a zero row keeps "tensor + pos" exact for it.
+        camera_pos = pos.new_zeros(pos.shape[:-2] + (1, pos.shape[-1]))
+        encoder_pos = torch.cat([camera_pos, pos], dim=-2)  # (1 + S, d) or (B, 1 + S, d)
+        encoded, encoder_weights = self.encoder(
+            torch.cat([camera_token, image_tokens], dim=1), pos=encoder_pos,
+            need_weights=need_weights)  # (B, 1 + S, d)
+        camera, image = encoded.split([1, num_image_tokens], dim=1)
+        queries, self_weights, cross_weights = self.decoder(
+            query_tokens, image, self_attn_mask=self_attn_mask, pos=pos,
+            need_weights=need_weights)
+        attention = None
+        if need_weights:
+            attention = {'encoder_self_attn': encoder_weights,
+                         'decoder_self_attn': self_weights,
+                         'decoder_cross_attn': cross_weights}
+        return TransformerOutput(camera, image, queries, attention)
