@@ -234,6 +234,11 @@ def upsampling_matrix(fine_vertices: np.ndarray, coarse_vertices: np.ndarray,
         values[index] = upsampling_weights(
             fine_vertices[index], coarse_vertices[columns[index]], int(nearest.part[index]),
             nearest.point[index])
+    # A fine vertex that is a corner of its face (a kept vertex) gets an exact identity row,
+    # as in the official files; the plane projection above would leave ~1e-12 residues.
+    is_corner = np.all(coarse_vertices[columns] == fine_vertices[:, None, :], axis=-1)
+    on_corner = is_corner.any(axis=1)
+    values[on_corner] = np.eye(3)[is_corner[on_corner].argmax(axis=1)]
     rows = np.repeat(np.arange(num_fine), 3)
     # Built from COO, which keeps the explicit zeros: every row stores three entries.
     return sp.csc_matrix((values.reshape(-1), (rows, columns.reshape(-1))),
