@@ -1,0 +1,359 @@
+"""FastMETRO's training loss (paper eq. 1-6, plus the released code's optional terms).
+
+Terms, each an element-wise mean L1 as in the released code (whose loss weights assume it):
+
+- vertices: fine mesh (paper); the released code also supervises the coarse and
+  intermediate meshes (body split 0.25 / 0.5 / 0.25, hand 0.5 / 0.5 coarse / fine). Every
+  mesh, predicted or ground truth, is centred on the root of the joints regressed from its
+  own fine mesh.
+- 3D joints: the joint tokens' joints and the joints regressed from the fine mesh, each
+  root-centred (body: mid-hip of the 14 joints; hand: wrist) against the root-centred GT.
+- 2D joints: both joint sets, root-centred, projected by the predicted weak-perspective
+  camera and compared with the GT in crop coordinates [-1, 1].
+- optional (released code only, off by default): edge-length (GT and self) and normal-vector
+  losses on one mesh level.
+
+Availability: 3D-joint terms count only samples with ``has_joints_3d`` (times per-joint
+visibility), mesh terms only samples with ``has_smpl``; 2D terms weight each joint by its
+visibility and, as in the released code, average over the whole batch. A term with no
+available sample is an exact zero whose gradient is zero.
+"""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from fastmetro_mm.mesh.camera import weak_perspective_project
+
+MESH_LEVELS = ('coarse', 'intermediate', 'fine')
+#: Length added under the square root of an edge length: the derivative of sqrt is
+#: unbounded at 0, and a collapsed predicted edge must not produce an infinite gradient.
+_EDGE_EPS = 1e-8
+
+
+def _float(tensor: Tensor) -> Tensor:
+    """At least float32 (half precision from autocast is promoted; float64 is kept)."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+
+
+def _root(joints: Tensor, root_indices: Tuple[int, ...]) -> Tensor:
+    """(B, K, 3) joints -> (B, 1, 3) mean of the root joints."""
+    return joints[:, list(root_indices)].mean(dim=1, keepdim=True)
+
+
+def _weighted_l1(pred: Tensor, target: Tensor, weight: Tensor, num_samples: Tensor) -> Tensor:
+    """Sum of ``weight * |pred - target|`` over (B, N, D), divided by num_samples * N * D.
+
+    Args:
+        pred: (B, N, D).
+        target: (B, N, D); entries with weight 0 are never read (NaN there is harmless).
+        weight: (B, N) non-negative.
+        num_samples: () number of samples the mean is taken over; 0 gives an exact 0.
+    """
+    keep = (weight > 0)[..., None]
+    target = torch.where(keep, target, torch.zeros_like(target))
+    error = (pred - target).abs() * weight[..., None]
+    count = num_samples * pred.shape[1] * pred.shape[2]
+    return error.sum() / count.clamp(min=1)
+
+
+def edges_from_faces(faces: Union[np.ndarray, Tensor]) -> Tensor:
+    """(F, 3) triangles -> (E, 2) long unique undirected edges, lower index first."""
+    faces = torch.as_tensor(np.asarray(faces), dtype=torch.long)
+    if faces.dim() != 2 or faces.shape[1] != 3:
+        raise ValueError(f'MeshLoss faces must have shape (F, 3), got {tuple(faces.shape)}')
+    pairs = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    pairs = torch.sort(pairs, dim=1).values
+    return torch.unique(pairs, dim=0)
+
+
+@MODELS.register_module()
+class MeshLoss(nn.Module):
+    """FastMETRO's mesh, 3D-joint and 2D-joint losses, returned as named terms.
+
+    Args:
+        loss_weight_vertices: lambda_V (paper and release: 100).
+        loss_weight_joints_3d: lambda_3D^J, applied to each of the two 3D joint terms
+            (1000).
+        loss_weight_joints_2d: lambda_2D^J, applied to each of the two 2D joint terms (100).
+        vertex_level_weights: split of the vertex loss over the mesh levels; the paper uses
+            the fine mesh only (default), the released body code
+            ``dict(coarse=0.25, intermediate=0.5, fine=0.25)``, the released hand code
+            ``dict(coarse=0.5, fine=0.5)``.
+        root_indices: joints whose mean is the root: (2, 3) body (mid-hip of J14), (0,)
+            hand (wrist).
+        loss_weight_edge: weight of the L1 between predicted and GT edge lengths (released
+            body: 100 * 5 = 500 on the intermediate mesh; hand: 100 * 1 on the fine mesh).
+        loss_weight_edge_self: weight of the mean predicted edge length (released body:
+            100 * 1e-4 = 0.01; hand: not used).
+        loss_weight_normal: weight of the mean |cos| between predicted face edges and GT face
+            normals (released: 100 * 0.1 = 10).
+        regularized_level: mesh level of the edge and normal terms: 'intermediate' (released
+            body) or 'fine' (released hand), or 'coarse'.
+        faces: (F, 3) triangles of ``regularized_level``; may instead be given later with
+            :meth:`set_faces` (the head does, from its mesh hierarchy).
+    """
+
+    def __init__(self,
+                 loss_weight_vertices: float = 100.0,
+                 loss_weight_joints_3d: float = 1000.0,
+                 loss_weight_joints_2d: float = 100.0,
+                 vertex_level_weights: Optional[Mapping[str, float]] = None,
+                 root_indices: Sequence[int] = (2, 3),
+                 loss_weight_edge: float = 0.0,
+                 loss_weight_edge_self: float = 0.0,
+                 loss_weight_normal: float = 0.0,
+                 regularized_level: str = 'intermediate',
+                 faces: Optional[Union[np.ndarray, Tensor]] = None) -> None:
+        super().__init__()
+        if vertex_level_weights is None:
+            vertex_level_weights = {'fine': 1.0}
+        unknown = set(vertex_level_weights) - set(MESH_LEVELS)
+        if unknown:
+            raise ValueError(f'MeshLoss vertex_level_weights: unknown level(s) '
+                             f'{sorted(unknown)}; levels are {MESH_LEVELS}')
+        if regularized_level not in MESH_LEVELS:
+            raise ValueError(f'MeshLoss regularized_level must be one of {MESH_LEVELS}, got '
+                             f'{regularized_level!r}')
+        weights = dict(loss_weight_vertices=loss_weight_vertices,
+                       loss_weight_joints_3d=loss_weight_joints_3d,
+                       loss_weight_joints_2d=loss_weight_joints_2d,
+                       loss_weight_edge=loss_weight_edge,
+                       loss_weight_edge_self=loss_weight_edge_self,
+                       loss_weight_normal=loss_weight_normal,
+                       **{f'vertex_level_weights[{k!r}]': v
+                          for k, v in vertex_level_weights.items()})
+        negative = {name: value for name, value in weights.items() if value < 0}
+        if negative:
+            raise ValueError(f'MeshLoss weights must be >= 0, got {negative}')
+        if len(root_indices) == 0:
+            raise ValueError('MeshLoss root_indices must name at least one joint')
+        self.loss_weight_vertices = float(loss_weight_vertices)
+        self.loss_weight_joints_3d = float(loss_weight_joints_3d)
+        self.loss_weight_joints_2d = float(loss_weight_joints_2d)
+        self.vertex_level_weights = {k: float(v) for k, v in vertex_level_weights.items()}
+        self.root_indices = tuple(int(i) for i in root_indices)
+        self.loss_weight_edge = float(loss_weight_edge)
+        self.loss_weight_edge_self = float(loss_weight_edge_self)
+        self.loss_weight_normal = float(loss_weight_normal)
+        self._regularized_level = regularized_level
+        # Topology of the regularised mesh; fixed data, so never in a checkpoint.
+        self.register_buffer('faces', None, persistent=False)
+        self.register_buffer('edges', None, persistent=False)
+        if faces is not None:
+            self.set_faces(faces)
+
+    @property
+    def regularized_level(self) -> Optional[str]:
+        """Mesh level of the edge/normal terms, or None when those terms are off."""
+        if self.loss_weight_edge or self.loss_weight_edge_self or self.loss_weight_normal:
+            return self._regularized_level
+        return None
+
+    def set_faces(self, faces: Union[np.ndarray, Tensor]) -> None:
+        """Sets the (F, 3) triangles of the regularised mesh level (and its unique edges)."""
+        edges = edges_from_faces(faces)
+        device = self.faces.device if self.faces is not None else None
+        self.faces = torch.as_tensor(np.asarray(faces), dtype=torch.long, device=device)
+        self.edges = edges.to(device)
+
+    def forward(self, pred: Mapping[str, Tensor],
+                target: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        """Computes the weighted loss terms.
+
+        Args:
+            pred: network outputs, uncentred:
+                - 'pred_cam': (B, 3) weak-perspective camera (s, tx, ty).
+                - 'pred_3d_joints': (B, K, 3) joints from the joint tokens.
+                - 'pred_3d_joints_from_mesh': (B, K, 3) joints regressed from the fine mesh.
+                - 'pred_3d_vertices_fine': (B, V, 3); 'pred_3d_vertices_intermediate' and
+                  'pred_3d_vertices_coarse' when their level weight (or the edge/normal
+                  level) needs them.
+            target: ground truth:
+                - 'joints_3d': (B, K, 3) metres, 'joints_3d_visible': (B, K),
+                  'has_joints_3d': (B,).
+                - 'keypoints_2d': (B, K, 2) in crop coordinates [-1, 1],
+                  'keypoints_2d_visible': (B, K).
+                - 'vertices_fine' (B, V, 3) and the same coarser levels as ``pred``,
+                  'joints_from_mesh': (B, K, 3) joints regressed from the GT fine mesh,
+                  'has_smpl': (B,).
+
+        Returns:
+            dict of scalar tensors: 'loss_vertices' (fine), 'loss_vertices_intermediate',
+            'loss_vertices_coarse', 'loss_joints_3d', 'loss_joints_3d_reg',
+            'loss_joints_2d', 'loss_joints_2d_reg', 'loss_edge', 'loss_edge_self',
+            'loss_normal'; a term is present only when its weight is non-zero.
+        """
+        cam = _float(self._get(pred, 'pred_cam', 'pred'))
+        token_joints = _float(self._get(pred, 'pred_3d_joints', 'pred'))
+        mesh_joints = _float(self._get(pred, 'pred_3d_joints_from_mesh', 'pred'))
+        batch, num_joints = token_joints.shape[:2]
+        self._check_shape('pred', 'pred_cam', cam, (batch, 3))
+        self._check_shape('pred', 'pred_3d_joints_from_mesh', mesh_joints,
+                          (batch, num_joints, 3))
+        bad_root = [i for i in self.root_indices if not 0 <= i < num_joints]
+        if bad_root:
+            raise ValueError(f'MeshLoss root_indices {self.root_indices}: {bad_root} outside '
+                             f'the {num_joints} predicted joints')
+
+        gt_joints = self._target(target, 'joints_3d', (batch, num_joints, 3))
+        joints_visible = self._target(target, 'joints_3d_visible', (batch, num_joints))
+        has_joints_3d = self._target(target, 'has_joints_3d', (batch, ))
+        keypoints_2d = self._target(target, 'keypoints_2d', (batch, num_joints, 2))
+        keypoints_visible = self._target(target, 'keypoints_2d_visible', (batch, num_joints))
+        has_smpl = self._target(target, 'has_smpl', (batch, ))
+
+        losses: Dict[str, Tensor] = {}
+
+        # 3D joints (eq. 2): root-centred on both sides; samples without 3D GT give 0.
+        weight_3d = joints_visible * has_joints_3d[:, None]
+        num_3d = (has_joints_3d > 0).sum().to(cam.dtype)
+        # Unavailable samples may hold anything; zero them before they enter the root.
+        gt_joints = torch.where((has_joints_3d > 0)[:, None, None], gt_joints,
+                                torch.zeros_like(gt_joints))
+        gt_centred = gt_joints - _root(gt_joints, self.root_indices)
+        token_centred = token_joints - _root(token_joints, self.root_indices)
+        mesh_centred = mesh_joints - _root(mesh_joints, self.root_indices)
+        if self.loss_weight_joints_3d:
+            losses['loss_joints_3d'] = self.loss_weight_joints_3d * _weighted_l1(
+                token_centred, gt_centred, weight_3d, num_3d)
+            losses['loss_joints_3d_reg'] = self.loss_weight_joints_3d * _weighted_l1(
+                mesh_centred, gt_centred, weight_3d, num_3d)
+
+        # 2D joints (eq. 3-5): the released code averages over the whole batch.
+        if self.loss_weight_joints_2d:
+            num_2d = cam.new_tensor(float(batch))
+            for name, joints in (('loss_joints_2d', token_centred),
+                                 ('loss_joints_2d_reg', mesh_centred)):
+                projected = weak_perspective_project(joints, cam)  # (B, K, 2)
+                losses[name] = self.loss_weight_joints_2d * _weighted_l1(
+                    projected, keypoints_2d, keypoints_visible, num_2d)
+
+        # Vertices (eq. 1), then the optional edge/normal terms.
+        num_mesh = (has_smpl > 0).sum().to(cam.dtype)
+        meshes = self._centred_meshes(pred, target, mesh_joints, has_smpl)
+        for level, name in (('fine', 'loss_vertices'),
+                            ('intermediate', 'loss_vertices_intermediate'),
+                            ('coarse', 'loss_vertices_coarse')):
+            weight = self.loss_weight_vertices * self.vertex_level_weights.get(level, 0.0)
+            if weight:
+                vertices, gt_vertices = meshes[level]
+                per_vertex = has_smpl[:, None].expand(-1, vertices.shape[1])
+                losses[name] = weight * _weighted_l1(vertices, gt_vertices, per_vertex,
+                                                     num_mesh)
+        if self.regularized_level is not None:
+            vertices, gt_vertices = meshes[self.regularized_level]
+            losses.update(self._regularization(vertices, gt_vertices, has_smpl, num_mesh))
+        return losses
+
+    def _centred_meshes(self, pred: Mapping[str, Tensor], target: Mapping[str, Tensor],
+                        mesh_joints: Tensor,
+                        has_smpl: Tensor) -> Dict[str, Tuple[Tensor, Tensor]]:
+        """Predicted and GT meshes of the levels some term needs, each centred on the root
+        of the joints regressed from its own fine mesh.
+
+        Args:
+            pred: see :meth:`forward`.
+            target: see :meth:`forward`.
+            mesh_joints: (B, K, 3) joints regressed from the predicted fine mesh.
+            has_smpl: (B,) mesh availability; GT of other samples is replaced by zeros.
+
+        Returns:
+            level -> ((B, V_l, 3) prediction, (B, V_l, 3) GT).
+        """
+        needed = {level for level, weight in self.vertex_level_weights.items()
+                  if weight and self.loss_weight_vertices}
+        if self.regularized_level is not None:
+            needed.add(self.regularized_level)
+        if not needed:
+            return {}
+        available = (has_smpl > 0)[:, None, None]
+        gt_joints = self._target(target, 'joints_from_mesh', tuple(mesh_joints.shape))
+        gt_joints = torch.where(available, gt_joints, torch.zeros_like(gt_joints))
+        pred_root = _root(mesh_joints, self.root_indices)
+        gt_root = _root(gt_joints, self.root_indices)
+        meshes = {}
+        for level in needed:
+            vertices = _float(self._get(pred, f'pred_3d_vertices_{level}', 'pred'))
+            gt_vertices = self._target(target, f'vertices_{level}', tuple(vertices.shape))
+            gt_vertices = torch.where(available, gt_vertices, torch.zeros_like(gt_vertices))
+            meshes[level] = (vertices - pred_root, gt_vertices - gt_root)
+        return meshes
+
+    def _regularization(self, vertices: Tensor, gt_vertices: Tensor, sample_weight: Tensor,
+                        num_samples: Tensor) -> Dict[str, Tensor]:
+        """Edge-length and normal terms of the released code on (B, V_l, 3) meshes."""
+        if self.faces is None:
+            raise RuntimeError(
+                f'MeshLoss: edge/normal terms are on (level {self._regularized_level!r}) but '
+                'no faces were given; pass faces= or call set_faces() (FastMETROHead does '
+                'so from its hierarchy file)')
+        max_index = int(self.faces.max())
+        if max_index >= vertices.shape[1]:
+            raise ValueError(f'MeshLoss faces index vertex {max_index} but the '
+                             f'{self._regularized_level} mesh has {vertices.shape[1]} vertices')
+        losses: Dict[str, Tensor] = {}
+        edges = self.edges.to(vertices.device)
+        faces = self.faces.to(vertices.device)
+        if self.loss_weight_edge or self.loss_weight_edge_self:
+            length = self._edge_lengths(vertices, edges)  # (B, E, 1)
+            per_edge = sample_weight[:, None].expand(-1, edges.shape[0])
+            if self.loss_weight_edge:
+                gt_length = self._edge_lengths(gt_vertices, edges)
+                losses['loss_edge'] = self.loss_weight_edge * _weighted_l1(
+                    length, gt_length, per_edge, num_samples)
+            if self.loss_weight_edge_self:
+                losses['loss_edge_self'] = self.loss_weight_edge_self * _weighted_l1(
+                    length, torch.zeros_like(length), per_edge, num_samples)
+        if self.loss_weight_normal:
+            corner = [vertices[:, faces[:, i]] for i in range(3)]  # 3 x (B, F, 3)
+            gt_corner = [gt_vertices[:, faces[:, i]] for i in range(3)]
+            gt_normal = F.normalize(torch.cross(gt_corner[1] - gt_corner[0],
+                                                gt_corner[2] - gt_corner[0], dim=-1), dim=-1)
+            # A predicted face is flat against the GT one when all its edges are
+            # perpendicular to the GT normal; |cos| ignores the face orientation.
+            cosines = torch.stack([
+                (F.normalize(corner[b] - corner[a], dim=-1) * gt_normal).sum(-1).abs()
+                for a, b in ((0, 1), (0, 2), (1, 2))
+            ], dim=-1)  # (B, F, 3)
+            per_face = sample_weight[:, None].expand(-1, faces.shape[0])
+            losses['loss_normal'] = self.loss_weight_normal * _weighted_l1(
+                cosines, torch.zeros_like(cosines), per_face, num_samples)
+        return losses
+
+    @staticmethod
+    def _edge_lengths(vertices: Tensor, edges: Tensor) -> Tensor:
+        """(B, V, 3), (E, 2) -> (B, E, 1) lengths."""
+        delta = vertices[:, edges[:, 0]] - vertices[:, edges[:, 1]]
+        return torch.sqrt((delta**2).sum(-1, keepdim=True) + _EDGE_EPS)
+
+    @staticmethod
+    def _get(inputs: Mapping[str, Tensor], key: str, what: str) -> Tensor:
+        if key not in inputs:
+            raise KeyError(f'MeshLoss: {what} has no {key!r}; keys: {sorted(inputs)}')
+        return inputs[key]
+
+    def _target(self, target: Mapping[str, Tensor], key: str,
+                shape: Tuple[int, ...]) -> Tensor:
+        value = _float(self._get(target, key, 'target'))
+        self._check_shape('target', key, value, shape)
+        return value
+
+    @staticmethod
+    def _check_shape(what: str, key: str, value: Tensor, shape: Tuple[int, ...]) -> None:
+        if tuple(value.shape) != tuple(shape):
+            raise ValueError(f'MeshLoss: {what}[{key!r}] has shape {tuple(value.shape)}, '
+                             f'expected {tuple(shape)}')
+
+    def extra_repr(self) -> str:
+        return (f'vertices={self.loss_weight_vertices}, levels={self.vertex_level_weights}, '
+                f'joints_3d={self.loss_weight_joints_3d}, '
+                f'joints_2d={self.loss_weight_joints_2d}, root={self.root_indices}, '
+                f'edge={self.loss_weight_edge}, edge_self={self.loss_weight_edge_self}, '
+                f'normal={self.loss_weight_normal}, '
+                f'regularized_level={self.regularized_level!r}')

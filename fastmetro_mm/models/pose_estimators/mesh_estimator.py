@@ -1,0 +1,103 @@
+"""Top-down mesh estimator: MMPose's top-down estimator with 3D results kept as they are.
+
+MMPose's ``TopdownPoseEstimator.add_pred_to_datasample`` rescales every ``keypoints``
+coordinate from the input crop to the image. A mesh head's results are mostly 3D (vertices,
+3D keypoints and camera in metres / crop units) and must stay untouched; only the 2D
+``keypoints`` move to image pixels, with the same crop-to-image mapping MMPose uses.
+"""
+from __future__ import annotations
+
+from itertools import zip_longest
+from typing import Optional
+
+import numpy as np
+from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
+from mmpose.registry import MODELS
+from mmpose.utils.typing import InstanceList, PixelDataList, SampleList
+
+_CROP_KEYS = ('input_center', 'input_scale', 'input_size')
+
+
+def crop_pixels_to_image(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                         size: np.ndarray) -> np.ndarray:
+    """Maps (..., 2) input-crop pixels to image pixels.
+
+    The crop of ``size`` (w, h) pixels covers the box ``center +- scale / 2`` of the image
+    (MMPose's TopdownAffine without rotation).
+
+    Args:
+        keypoints: (..., 2) crop pixels.
+        center: (2,) box centre in image pixels.
+        scale: (2,) box size (w, h) in image pixels.
+        size: (2,) model input size (w, h).
+
+    Returns:
+        (..., 2) image pixels.
+    """
+    return keypoints / size * scale + center - 0.5 * scale
+
+
+@MODELS.register_module()
+class TopdownMeshEstimator(TopdownPoseEstimator):
+    """Top-down estimator for mesh heads such as :class:`FastMETROHead`.
+
+    Arguments are those of :class:`mmpose.models.TopdownPoseEstimator`.
+
+    Each sample's ``pred_instances`` gets the head's fields unchanged except ``keypoints``
+    (1, K, 2), mapped from crop to image pixels; ``keypoints_visible`` (the scores, as MMPose
+    does), and ``bboxes`` / ``bbox_scores`` copied from ``gt_instances`` when present.
+    ``test_cfg.output_keypoint_indices`` selects joints in every ``keypoint*`` field,
+    ``keypoints_3d`` included.
+    """
+
+    def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
+                               batch_pred_fields: Optional[PixelDataList],
+                               batch_data_samples: SampleList) -> SampleList:
+        """Writes each sample's predictions into ``data_sample.pred_instances``.
+
+        Args:
+            batch_pred_instances: B InstanceData from the head (numpy fields).
+            batch_pred_fields: optional B PixelData (kept as they are).
+            batch_data_samples: the B input samples; their metainfo holds
+                ``input_center``, ``input_scale`` and ``input_size``.
+
+        Returns:
+            The same data samples, with ``pred_instances`` (and ``pred_fields``) set.
+        """
+        if len(batch_pred_instances) != len(batch_data_samples):
+            raise ValueError(f'TopdownMeshEstimator: {len(batch_pred_instances)} predictions '
+                             f'for {len(batch_data_samples)} data samples')
+        indices = self.test_cfg.get('output_keypoint_indices', None)
+        for index, (pred_instances, pred_fields, data_sample) in enumerate(
+                zip_longest(batch_pred_instances, batch_pred_fields or [],
+                            batch_data_samples)):
+            meta = data_sample.metainfo
+            missing = [key for key in _CROP_KEYS if key not in meta]
+            if missing:
+                raise KeyError(f'TopdownMeshEstimator: data sample {index} metainfo lacks '
+                               f'{missing}; the top-down pipeline (GetBBoxCenterScale + '
+                               'TopdownAffine + PackPoseInputs) sets them')
+            center, scale, size = (np.asarray(meta[key], dtype=np.float32).reshape(-1)
+                                   for key in _CROP_KEYS)
+            if 'keypoints' in pred_instances:
+                keypoints = np.asarray(pred_instances.keypoints, dtype=np.float32)
+                pred_instances.keypoints = crop_pixels_to_image(keypoints, center[:2],
+                                                                scale[:2], size[:2])
+                if 'keypoint_scores' not in pred_instances:
+                    pred_instances.keypoint_scores = np.ones(keypoints.shape[:-1],
+                                                             dtype=np.float32)
+                if 'keypoints_visible' not in pred_instances:
+                    pred_instances.keypoints_visible = pred_instances.keypoint_scores
+            if indices is not None:
+                for key, value in list(pred_instances.all_items()):
+                    if key.startswith('keypoint'):
+                        pred_instances.set_field(value[:, indices], key)
+            gt_instances = data_sample.get('gt_instances', None)
+            if gt_instances is not None:
+                for key in ('bboxes', 'bbox_scores'):
+                    if key in gt_instances:
+                        pred_instances.set_field(gt_instances.get(key), key)
+            data_sample.pred_instances = pred_instances
+            if pred_fields is not None:
+                data_sample.pred_fields = pred_fields
+        return batch_data_samples
