@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmengine.utils import digit_version
 from torch import nn
@@ -35,6 +36,15 @@ class _Line(BaseModel):
         x = torch.as_tensor(np.stack(x)) if isinstance(x, list) else x
         y = torch.as_tensor(np.stack(y)) if isinstance(y, list) else y
         return {'loss': (self.fc(x) - y).abs().mean()}
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """The Runner makes its 'mmengine' scope current; later tests build from mmpose's registry."""
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:
+        DefaultScope._instance_dict.pop(name)
 
 
 def _runner(work_dir, max_epochs, resume):
