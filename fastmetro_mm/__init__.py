@@ -13,12 +13,17 @@ except ModuleNotFoundError as exc:  # only a missing toolbox is tolerated, never
     if exc.name not in ('mmpose', 'mmengine', 'mmcv'):
         raise
     REGISTERED_MODELS: tuple = ()
+    REGISTERED_TRANSFORMS: tuple = ()
+    REGISTERED_METRICS: tuple = ()
 else:
     from .engine import allow_mmengine_checkpoints
 
     allow_mmengine_checkpoints()
 
-    from . import models  # noqa: F401  (registers into mmpose.registry)
+    # Each import registers its components into mmpose.registry.
+    from . import datasets, evaluation, models  # noqa: F401
+    from .datasets import REGISTERED_TRANSFORMS
+    from .evaluation import REGISTERED_METRICS
     from .models import REGISTERED_MODELS
 
-__all__ = ['__version__', 'REGISTERED_MODELS']
+__all__ = ['__version__', 'REGISTERED_MODELS', 'REGISTERED_TRANSFORMS', 'REGISTERED_METRICS']

@@ -40,10 +40,13 @@ def main() -> None:
 
     def plugin():
         import fastmetro_mm
-        from mmpose.registry import MODELS
-        missing = [name for name in fastmetro_mm.REGISTERED_MODELS if name not in MODELS]
-        if missing:
-            raise RuntimeError(f'not registered in mmpose.registry.MODELS: {missing}')
+        from mmpose.registry import METRICS, MODELS, TRANSFORMS
+        for registry, names in ((MODELS, fastmetro_mm.REGISTERED_MODELS),
+                                (TRANSFORMS, fastmetro_mm.REGISTERED_TRANSFORMS),
+                                (METRICS, fastmetro_mm.REGISTERED_METRICS)):
+            missing = [name for name in names if name not in registry]
+            if missing:
+                raise RuntimeError(f'not registered in mmpose.registry.{registry.name}: {missing}')
         return fastmetro_mm.__version__
 
     if int(numpy.__version__.split('.')[0]) >= 2:
