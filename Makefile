@@ -16,10 +16,10 @@ PIP         := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(VPY) -m pip ins
                --disable-pip-version-check -c $(CONSTRAINTS)
 STAMP       := $(VENV)/.fastmetro-installed
 REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
-               requirements/runtime.txt requirements/tests.txt setup.py
+               requirements/runtime.txt requirements/render.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 
-.PHONY: env test clean-env
+.PHONY: env test clean-env offscreen-gl
 
 env: $(STAMP)
 
@@ -31,6 +31,9 @@ $(STAMP): $(REQS)
 	MMCV_WITH_OPS=1 MAX_JOBS=$$(nproc) $(PIP) --no-build-isolation mmcv
 	$(PIP) -r requirements/runtime.txt
 	$(PIP) --no-deps mmpose
+	$(PIP) -r requirements/render.txt
+	$(PIP) --no-deps pyrender
+	@$(MAKE) --no-print-directory offscreen-gl
 	$(PIP) -r requirements/tests.txt
 	$(PIP) --no-deps --no-build-isolation -e .
 	$(VPY) tools/check_environment.py
@@ -38,6 +41,18 @@ $(STAMP): $(REQS)
 
 test: env
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# pyrender renders offscreen through OSMesa (Debian's libosmesa6). Installed when this runs as root
+# with apt available; otherwise the command to run is printed and rendering tests are skipped.
+offscreen-gl:
+	@if ldconfig -p 2>/dev/null | grep -q libOSMesa; then \
+	  echo ">>> offscreen GL: libOSMesa found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q libosmesa6 >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q libosmesa6 >/dev/null; }; \
+	else \
+	  echo ">>> offscreen GL: libOSMesa not found; install it (Debian/Ubuntu: sudo apt-get install libosmesa6) to render"; \
+	fi
 
 clean-env:
 	rm -rf $(VENV)
