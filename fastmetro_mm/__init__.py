@@ -14,6 +14,8 @@ except ModuleNotFoundError as exc:  # only a missing toolbox is tolerated, never
         raise
     REGISTERED_MODELS: tuple = ()
     REGISTERED_TRANSFORMS: tuple = ()
+    REGISTERED_DATASETS: tuple = ()
+    REGISTERED_SAMPLERS: tuple = ()
     REGISTERED_METRICS: tuple = ()
 else:
     from .engine import allow_mmengine_checkpoints
@@ -22,8 +24,9 @@ else:
 
     # Each import registers its components into mmpose.registry.
     from . import datasets, evaluation, models  # noqa: F401
-    from .datasets import REGISTERED_TRANSFORMS
+    from .datasets import REGISTERED_DATASETS, REGISTERED_SAMPLERS, REGISTERED_TRANSFORMS
     from .evaluation import REGISTERED_METRICS
     from .models import REGISTERED_MODELS
 
-__all__ = ['__version__', 'REGISTERED_MODELS', 'REGISTERED_TRANSFORMS', 'REGISTERED_METRICS']
+__all__ = ['__version__', 'REGISTERED_MODELS', 'REGISTERED_TRANSFORMS', 'REGISTERED_METRICS',
+           'REGISTERED_DATASETS', 'REGISTERED_SAMPLERS']

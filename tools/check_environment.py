@@ -40,9 +40,11 @@ def main() -> None:
 
     def plugin():
         import fastmetro_mm
-        from mmpose.registry import METRICS, MODELS, TRANSFORMS
+        from mmpose.registry import DATA_SAMPLERS, DATASETS, METRICS, MODELS, TRANSFORMS
         for registry, names in ((MODELS, fastmetro_mm.REGISTERED_MODELS),
                                 (TRANSFORMS, fastmetro_mm.REGISTERED_TRANSFORMS),
+                                (DATASETS, fastmetro_mm.REGISTERED_DATASETS),
+                                (DATA_SAMPLERS, fastmetro_mm.REGISTERED_SAMPLERS),
                                 (METRICS, fastmetro_mm.REGISTERED_METRICS)):
             missing = [name for name in names if name not in registry]
             if missing:

@@ -1,0 +1,197 @@
+"""``MeshTSVDataset``: METRO / FastMETRO's TSV mesh datasets.
+
+Two TSV files with ``.lineidx`` row offsets (see :mod:`.tsv_file`), row r of one describing row
+r of the other:
+
+- image TSV: ``image_key <TAB> base64 JPEG`` (the image is the last column);
+- label TSV: ``image_key <TAB> JSON list``, one dict per person with ``center`` [x, y] and
+  ``scale`` (bbox side / 200, pixels, as SPIN), ``2d_joints`` (24, 3) image pixels + visibility,
+  ``3d_joints`` (24, 4) metres + confidence, ``pose`` (72), ``betas`` (10), and the flags
+  ``has_2d_joints``, ``has_3d_joints``, ``has_smpl``, ``gender`` (``'m'`` / ``'f'``).
+  A joint array may carry a leading axis of 1, as METRO writes them.
+
+A flag that is absent means "available when the data key is there"; a flag set to 1 with its
+data missing raises. Labels are read once, row by row, at initialisation; images are decoded
+per sample from their byte offsets.
+
+Pipeline: ``img`` (BGR uint8, as ``LoadImage`` would give) is set by the dataset, so no image
+loading step is needed; MMPose's ``LoadImage`` may stay in a shared pipeline, since it keeps an
+existing ``img``. Then ``GetBBoxCenterScale(padding=1.0) -> ... -> MeshTopdownAffine ->
+PackMeshInputs``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+import cv2
+import numpy as np
+from mmpose.registry import DATASETS
+
+from .mesh_dataset import MeshDataset, make_mesh_sample, parse_gender, square_bbox
+from .spin_npz_dataset import SPIN_SCALE_UNIT
+from .tsv_file import TSVFile
+
+
+def decode_image(encoded: str, where: str) -> np.ndarray:
+    """(H, W, 3) BGR uint8 image from a base64-encoded JPEG / PNG.
+
+    Args:
+        encoded: base64 text.
+        where: text naming the file and row, for the error message.
+    """
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ValueError(f'{where}: the image column is not valid base64 ({err})') from None
+    img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f'{where}: the image column does not decode to an image '
+                         f'({len(raw)} bytes after base64)')
+    return img
+
+
+def _flagged(person: Dict[str, Any], data_key: str, flag_key: str,
+             where: str) -> Optional[Any]:
+    """``person[data_key]`` if it is available per ``flag_key``, else None."""
+    flag = person.get(flag_key)
+    if flag is not None and not isinstance(flag, (bool, int, float)):
+        flag = np.asarray(flag).reshape(-1)
+        if flag.size != 1:
+            raise ValueError(f'{where}: "{flag_key}" must be one number, got {flag.tolist()}')
+        flag = flag[0]
+    if flag is not None and not flag:
+        return None
+    if data_key not in person:
+        if flag is None:
+            return None
+        raise KeyError(f'{where}: "{flag_key}" is set but key "{data_key}" is missing')
+    return person[data_key]
+
+
+def _joints(value: Optional[Any], num_joints: int, columns: int) -> Optional[np.ndarray]:
+    """Drops METRO's leading axis of 1 from a joint array."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float32)
+    return array[0] if array.shape == (1, num_joints, columns) else array
+
+
+@DATASETS.register_module()
+class MeshTSVDataset(MeshDataset):
+    """Reads a METRO / FastMETRO image TSV + label TSV pair; see the module docstring.
+
+    Args:
+        ann_file: the label TSV.
+        img_file: the image TSV (relative to ``data_root`` unless absolute).
+        scale_unit: pixels per unit of ``scale`` (200, as SPIN).
+        **kwargs: as :class:`MeshDataset`.
+    """
+
+    def __init__(self, ann_file: str = '', img_file: str = '',
+                 scale_unit: float = SPIN_SCALE_UNIT, **kwargs) -> None:
+        if not img_file:
+            raise ValueError('MeshTSVDataset: img_file (the image TSV) is required')
+        if scale_unit <= 0:
+            raise ValueError(f'MeshTSVDataset: scale_unit must be positive, got {scale_unit}')
+        self.img_file = img_file
+        self.scale_unit = float(scale_unit)
+        self._img_tsv: Optional[TSVFile] = None
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    def _join_prefix(self) -> None:
+        """Also resolves ``img_file`` against ``data_root``."""
+        super()._join_prefix()
+        if self.data_root and not osp.isabs(self.img_file):
+            self.img_file = osp.join(self.data_root, self.img_file)
+
+    @property
+    def img_tsv(self) -> TSVFile:
+        """The image TSV, opened on first use (each worker seeks in its own handle)."""
+        if self._img_tsv is None:
+            self._img_tsv = TSVFile(self.img_file)
+        return self._img_tsv
+
+    def _person(self, person: Any, index: int, row: int, key: str, where: str) -> dict:
+        """One person's label dict as a mesh sample."""
+        label = f'{where}, row {row}, person of sample {index}'
+        if not isinstance(person, dict):
+            raise TypeError(f'{label}: expected a JSON object, got {type(person).__name__}')
+        for required in ('center', 'scale'):
+            if required not in person:
+                raise KeyError(f'{label}: missing key "{required}" (keys: {sorted(person)})')
+        center = np.asarray(person['center'], dtype=np.float64).reshape(-1)
+        scale = float(np.asarray(person['scale'], dtype=np.float64).reshape(-1)[0])
+        if center.shape != (2, ) or not np.isfinite(center).all():
+            raise ValueError(f'{label}, center: expected 2 finite numbers, got {center}')
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f'{label}, scale: must be a positive number, got {scale}')
+        num_joints = self.num_joints
+        pose = _flagged(person, 'pose', 'has_smpl', label)
+        betas = None
+        if pose is not None:
+            if 'betas' not in person:
+                raise KeyError(f'{label}: has a SMPL pose but key "betas" is missing')
+            betas = person['betas']
+        return make_mesh_sample(
+            where=f'{where}, row {row}',
+            index=index,
+            bbox=square_bbox(center, scale * self.scale_unit),
+            num_joints=num_joints,
+            keypoints=_joints(_flagged(person, '2d_joints', 'has_2d_joints', label),
+                              num_joints, 3),
+            joints_3d=_joints(_flagged(person, '3d_joints', 'has_3d_joints', label),
+                              num_joints, 4),
+            pose=pose,
+            betas=betas,
+            gender=parse_gender(person.get('gender'), f'{label}, gender'),
+            img_path=key,
+            img_id=row,
+            extra=dict(tsv_row=row))
+
+    def load_data_list(self) -> List[dict]:
+        """One sample per person of every label row, in row order."""
+        where = f'MeshTSVDataset({self.ann_file})'
+        labels = TSVFile(self.ann_file)
+        if len(labels) != len(self.img_tsv):
+            raise ValueError(f'{where}: {len(labels)} label rows but {len(self.img_tsv)} rows '
+                             f'in the image TSV {self.img_file}')
+        data_list: List[dict] = []
+        # Rows are read one at a time in file order, so memory holds one JSON row at once.
+        for row in range(len(labels)):
+            columns = labels.read_row(row)
+            if len(columns) < 2:
+                raise ValueError(f'{where}, row {row}: expected "key<TAB>JSON", got '
+                                 f'{len(columns)} column(s)')
+            try:
+                persons = json.loads(columns[1])
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{where}, row {row}: the label is not valid JSON ({err})'
+                                 ) from None
+            if isinstance(persons, dict):
+                persons = [persons]
+            if not isinstance(persons, list) or not persons:
+                raise ValueError(f'{where}, row {row}: the label must be a non-empty JSON list '
+                                 f'of persons, got {columns[1][:80]!r}')
+            for person in persons:
+                data_list.append(self._person(person, len(data_list), row, columns[0], where))
+        labels.close()
+        return data_list
+
+    def get_data_info(self, idx: int) -> dict:
+        """Sample ``idx`` with its decoded ``img`` (BGR uint8), ``img_shape``, ``ori_shape``."""
+        data_info = super().get_data_info(idx)
+        row = int(data_info['tsv_row'])
+        where = f'MeshTSVDataset image TSV {self.img_file}, row {row}'
+        columns = self.img_tsv.read_row(row)
+        if columns[0] != data_info['img_path']:
+            raise ValueError(f'{where}: image key {columns[0]!r} differs from the label key '
+                             f'{data_info["img_path"]!r} of the same row in {self.ann_file}')
+        img = decode_image(columns[-1], where)
+        data_info['img'] = img
+        data_info['img_shape'] = img.shape[:2]
+        data_info['ori_shape'] = img.shape[:2]
+        return data_info
