@@ -1,0 +1,176 @@
+"""tools/dataset_converters/make_synthetic.py: rendered body (SPIN npz) and hand (FreiHAND)
+datasets whose annotations agree with their images and with the body model."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastmetro_mm.mesh.body_model import BodyModel
+from fastmetro_mm.mesh.joint_regressor import JointRegressor
+from fastmetro_mm.mesh.joint_sets import J24, SMPL_24
+
+TOOL_DIR = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
+SIZE = (96, 80)
+SPIN_KEYS = {'imgname', 'center', 'scale', 'part', 'S', 'pose', 'shape', 'has_smpl', 'gender',
+             'cam_K', 'trans', 'bbox_xyxy'}
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('make_synthetic',
+                                                  TOOL_DIR / 'make_synthetic.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
+@pytest.fixture(scope='module')
+def model_dir(tmp_path_factory) -> Path:
+    """Empty folder: the first run writes the synthetic SMPL_NEUTRAL.pkl / MANO_RIGHT.pkl."""
+    return tmp_path_factory.mktemp('models')
+
+
+def _body_args(model_dir: Path, out: Path, seed: int = 3, *extra: str):
+    return ['--model-dir', str(model_dir), '--out-dir', str(out), '--num-train', '3',
+            '--num-test', '2', '--seed', str(seed), '--image-size', *map(str, SIZE),
+            '--save-masks', *extra]
+
+
+@pytest.fixture(scope='module')
+def body_dir(model_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('body') / 'dataset'
+    assert tool.main(_body_args(model_dir, out)) == 0
+    return out
+
+
+def _files(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob('*'))
+            if p.is_file()}
+
+
+def test_npz_keys_and_shapes(body_dir):
+    for split, n in (('train', 3), ('test', 2)):
+        data = np.load(body_dir / f'synthetic_{split}.npz')
+        assert set(data.files) == SPIN_KEYS
+        shapes = dict(center=(n, 2), scale=(n, ), part=(n, 24, 3), S=(n, 24, 4),
+                      pose=(n, 72), shape=(n, 10), has_smpl=(n, ), gender=(n, ),
+                      imgname=(n, ), cam_K=(n, 3, 3), trans=(n, 3), bbox_xyxy=(n, 4))
+        for key, shape in shapes.items():
+            assert data[key].shape == shape, key
+        assert list(data['gender']) == ['n'] * n and np.all(data['has_smpl'] == 1)
+        for name in data['imgname']:
+            assert name.startswith(f'images/{split}/')
+            assert Image.open(body_dir / name).size == SIZE
+        assert np.all(np.abs(data['shape']) <= 2.0)
+
+
+def test_joints_project_onto_2d_and_unplaced_joints_are_marked(body_dir):
+    data = np.load(body_dir / 'synthetic_train.npz')
+    placed = np.array([n in SMPL_24.names for n in J24.names])
+    assert placed.sum() == 15 and not placed[J24.index('Top_of_Head')]
+    S, part, K = data['S'], data['part'], data['cam_K']
+    assert np.all(S[:, placed, 3] == 1) and np.all(S[:, ~placed] == 0)
+    assert np.all(part[:, placed, 2] == 1) and np.all(part[:, ~placed] == 0)
+    uvw = np.einsum('nij,nkj->nki', K.astype(np.float64), S[:, placed, :3])
+    uv = uvw[..., :2] / uvw[..., 2:]
+    assert np.abs(uv - part[:, placed, :2]).max() < 1.0
+    assert np.all(S[:, placed, 2] > 0)  # in front of the camera
+    # Camera frame is y down: the head is above (smaller y than) the pelvis... unless the body
+    # is upside down, which the sampled orientations never are.
+    assert np.all(S[:, J24.index('Head'), 1] < S[:, J24.index('Pelvis'), 1])
+
+
+def test_pose_and_3d_joints_agree(body_dir, model_dir):
+    data = np.load(body_dir / 'synthetic_test.npz')
+    model = BodyModel.smpl(model_dir, dtype=torch.float64)
+    out = model(torch.from_numpy(data['pose'].astype(np.float64)),
+                torch.from_numpy(data['shape'].astype(np.float64)))
+    joints = out.joints.numpy() + data['trans'][:, None].astype(np.float64)
+    rows = [i for i, n in enumerate(J24.names) if n in SMPL_24.names]
+    smpl_rows = [SMPL_24.index(J24.names[i]) for i in rows]
+    assert np.abs(joints[:, smpl_rows] - data['S'][:, rows, :3]).max() < 1e-3
+    # The tight box is that of the projected vertices.
+    verts = out.vertices.numpy() + data['trans'][:, None]
+    uvw = np.einsum('nij,nkj->nki', data['cam_K'].astype(np.float64), verts)
+    uv = uvw[..., :2] / uvw[..., 2:]
+    box = np.concatenate([uv.min(1), uv.max(1)], axis=1)
+    assert np.abs(box - data['bbox_xyxy']).max() < 0.05
+
+
+def test_bbox_contains_silhouette_and_person_stands_out(body_dir):
+    data = np.load(body_dir / 'synthetic_train.npz')
+    for i, name in enumerate(data['imgname']):
+        mask = np.asarray(Image.open(body_dir / name.replace('images/', 'masks/')
+                                     .replace('.jpg', '.png'))) > 127
+        assert 0.03 < mask.mean() < 0.9
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = data['bbox_xyxy'][i]
+        # Pixel centres (integers in K's convention) covered by the rasterised mesh lie inside
+        # the projected box, and reach to within a pixel or two of each side: a half-pixel
+        # slip between K and the renderer would break one side or the other.
+        assert x0 - 0.01 <= xs.min() <= x0 + 2 and x1 - 2 <= xs.max() <= x1 + 0.01
+        assert y0 - 0.01 <= ys.min() <= y0 + 2 and y1 - 2 <= ys.max() <= y1 + 0.01
+        half = 100 * data['scale'][i]
+        cx, cy = data['center'][i]
+        assert cx - half <= xs.min() and xs.max() <= cx + half
+        assert cy - half <= ys.min() and ys.max() <= cy + half
+        # Tight box within the image: the person is fully in view.
+        assert x0 >= 0 and y0 >= 0 and x1 <= SIZE[0] - 1 and y1 <= SIZE[1] - 1
+        image = np.asarray(Image.open(body_dir / name)).astype(np.float64)
+        person, background = image[mask].mean(0), image[~mask].mean(0)
+        assert np.linalg.norm(person - background) > 20
+
+
+def test_deterministic_under_the_seed_and_refuses_overwrite(body_dir, model_dir, tmp_path):
+    again = tmp_path / 'again'
+    assert tool.main(_body_args(model_dir, again)) == 0
+    first, second = _files(body_dir), _files(again)
+    assert first.keys() == second.keys() and len(first) == 2 + 2 * 5
+    assert all(first[k] == second[k] for k in first)
+
+    assert tool.main(_body_args(model_dir, again)) == 1  # exists, no --overwrite
+    assert tool.main(_body_args(model_dir, again, 4, '--overwrite')) == 0
+    other = _files(again)
+    assert other['images/train/000000.jpg'] != first['images/train/000000.jpg']
+
+
+def test_hand_freihand_layout(model_dir, tmp_path):
+    out = tmp_path / 'hand'
+    args = ['--model-dir', str(model_dir), '--out-dir', str(out), '--num-train', '2',
+            '--num-test', '1', '--image-size', '64', '64', '--hand']
+    assert tool.main(args) == 0
+    model = BodyModel.mano(model_dir, dtype=torch.float64)
+    regressor = JointRegressor.mano_21(model.j_regressor)
+    for folder, n in (('training', 2), ('evaluation', 1)):
+        assert sorted(p.name for p in (out / folder / 'rgb').iterdir()) == [
+            f'{i:08d}.jpg' for i in range(n)]
+        xyz, K, mano, verts = (np.array(json.load(open(out / f'{folder}_{k}.json')))
+                               for k in ('xyz', 'K', 'mano', 'verts'))
+        assert xyz.shape == (n, 21, 3) and K.shape == (n, 3, 3)
+        assert mano.shape == (n, 1, 61) and verts.shape == (n, 778, 3)
+        params = torch.from_numpy(mano[:, 0])
+        posed = model(params[:, :48], params[:, 48:58]).vertices + params[:, None, 58:]
+        assert np.abs(posed.numpy() - verts).max() < 1e-6
+        assert np.abs(regressor(posed).numpy() - xyz).max() < 1e-6
+        uvw = np.einsum('nij,nkj->nki', K, verts)
+        uv = uvw[..., :2] / uvw[..., 2:]
+        assert uv.min() >= 0 and uv.max() <= 63  # the whole hand is in view
+
+
+def test_missing_offscreen_gl_names_the_fix():
+    code = ('import numpy as np, synthetic_scene as s\n'
+            's.MeshRenderer(8, 8, np.zeros((1, 3), dtype=int), 3)')
+    env = dict(os.environ, PYOPENGL_PLATFORM='no_such_platform')
+    result = subprocess.run([sys.executable, '-c', code], cwd=TOOL_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert 'libosmesa6' in result.stderr and 'PYOPENGL_PLATFORM' in result.stderr
