@@ -180,6 +180,10 @@ class MeshHierarchy:
         try:
             with os.fdopen(handle, 'wb') as stream:
                 np.savez(stream, **arrays)
+            # mkstemp creates the file 0600; give it the permissions a plain open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, path)
         except BaseException:
             if os.path.exists(temporary):
