@@ -6,8 +6,9 @@ vertices and rigged on SMPL's 24 / MANO's 16 joints); ``write_model_file`` store
 ``smplx.SMPL`` and ``smplx.MANO`` load them unchanged.
 """
 from .body import make_synthetic_smpl, smpl_file_name
+from .h36m_regressor import make_synthetic_h36m_regressor
 from .hand import make_synthetic_mano, mano_file_name
 from .model_writer import write_model_file
 
-__all__ = ['make_synthetic_smpl', 'make_synthetic_mano', 'write_model_file', 'smpl_file_name',
-           'mano_file_name']
+__all__ = ['make_synthetic_smpl', 'make_synthetic_mano', 'make_synthetic_h36m_regressor',
+           'write_model_file', 'smpl_file_name', 'mano_file_name']
