@@ -1,0 +1,13 @@
+# FastMETRO-L-H64 (FreiHAND) in the layout of the released code and checkpoints.
+_base_ = ['../fastmetro_l_h64_freihand.py']
+model = dict(
+    head=dict(
+        # Separate camera reduction; the hand's 195 -> 778 up-sampling stays fixed.
+        layout='release',
+        # The released hand loss: vertices split 0.5 / 0.5 over the coarse and fine meshes;
+        # edge-length (100 x 1) and normal (100 x 0.1) terms on the 778-vertex mesh.
+        loss=dict(
+            vertex_level_weights=dict(coarse=0.5, fine=0.5),
+            loss_weight_edge=100.0,
+            loss_weight_normal=10.0,
+            regularized_level='fine')))

@@ -1,0 +1,182 @@
+"""Every config loads, builds through MMPose's registry and has the paper's head size.
+
+Models are built on the synthetic body and hand (the session fixture ``synthetic_data_dir``
+of tests/conftest.py) by pointing the head's file paths there, as a user would with
+``--cfg-options``.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+import fastmetro_mm  # noqa: F401  (registers into mmpose.registry)
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs'
+CONFIGS = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob('*.py')
+                 if '_base_' not in p.parts)
+
+# config -> (mesh type, model size, layout, head parameters, backbone (+ neck) parameters,
+#            lr, epochs). Head counts: paper Table 1 and the released checkpoints.
+R50, H64 = 23_508_032, 126_010_944  # ResNet-50 without fc; HRNet-W64 + neck without classifier
+EXPECTED = {
+    'fastmetro_s_r50_h36m.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
+    'fastmetro_m_r50_h36m.py': ('body', 'M', 'paper', 17_050_630, R50, 1e-4, 60),
+    'fastmetro_l_r50_h36m.py': ('body', 'L', 'paper', 24_869_894, R50, 1e-4, 60),
+    'fastmetro_s_r50_synthetic.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
+    'fastmetro_l_h64_h36m.py': ('body', 'L', 'paper', 24_869_894, H64, 1e-4, 60),
+    'fastmetro_l_h64_3dpw.py': ('body', 'L', 'paper', 24_869_894, H64, 2e-5, 8),
+    # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
+    'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
+    'official/fastmetro_s_r50_h36m_release.py': ('body', 'S', 'release', 10_041_366, R50, 1e-4,
+                                                 60),
+    'official/fastmetro_l_h64_h36m_release.py': ('body', 'L', 'release', 25_679_894, H64, 1e-4,
+                                                 60),
+    'official/fastmetro_l_h64_3dpw_release.py': ('body', 'L', 'release', 25_679_894, H64, 2e-5,
+                                                 8),
+    'official/fastmetro_l_h64_freihand_release.py': ('hand', 'L', 'release', 24_818_310, H64,
+                                                     1e-4, 200),
+}
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _synthetic_cfg(name: str, data_dir: Path) -> Config:
+    """The config with its head reading the synthetic body / hand files in ``data_dir``."""
+    cfg = Config.fromfile(str(CONFIG_DIR / name))
+    if cfg.model.head.mesh_type == 'body':
+        cfg.merge_from_dict({
+            'model.head.hierarchy_file': str(data_dir / 'synthetic_downsampling.npz'),
+            'model.head.body_model.model_path': str(data_dir / 'SMPL_NEUTRAL.pkl'),
+            'model.head.joint_regressor_file': str(data_dir / 'J_regressor_h36m_synthetic.npy'),
+        })
+    else:
+        cfg.merge_from_dict({
+            'model.head.hierarchy_file': str(data_dir / 'synthetic_mano_downsampling.npz'),
+            'model.head.body_model.model_path': str(data_dir / 'MANO_RIGHT.pkl'),
+        })
+    return cfg
+
+
+@pytest.fixture(scope='module', autouse=True)
+def mmpose_scope():
+    init_default_scope('mmpose')
+
+
+def test_every_config_is_checked():
+    assert set(CONFIGS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_loads(name):
+    cfg = Config.fromfile(str(CONFIG_DIR / name))
+    mesh_type, size, layout, _, _, lr, epochs = EXPECTED[name]
+    assert cfg.default_scope == 'mmpose'
+    assert cfg.custom_imports == dict(imports=['fastmetro_mm'], allow_failed_imports=False)
+    assert cfg.model.type == 'TopdownMeshEstimator'
+    assert cfg.model.data_preprocessor.bgr_to_rgb is True
+    head = cfg.model.head
+    assert (head.type, head.mesh_type, head.model_size, head.layout) == \
+        ('FastMETROHead', mesh_type, size, layout)
+    assert (head.loss.loss_weight_vertices, head.loss.loss_weight_joints_3d,
+            head.loss.loss_weight_joints_2d) == (100.0, 1000.0, 100.0)
+    release_loss = head.loss.get('vertex_level_weights') is not None
+    assert release_loss == (layout == 'release')
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('AdamW', lr, 1e-4)
+    assert cfg.optim_wrapper.clip_grad.max_norm == 0.3
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.auto_scale_lr.base_batch_size == 64
+    assert cfg.train_dataloader.batch_size == 16
+    if '3dpw' in name:
+        assert cfg.load_from.endswith('.pth')
+    if 'synthetic' in name:
+        assert head.hierarchy_file.startswith('data/synthetic/')
+    else:
+        assert head.hierarchy_file.startswith('data/body_models/')
+
+
+def test_sizes_differ_in_one_line():
+    lines = {size: (CONFIG_DIR / f'fastmetro_{size}_r50_h36m.py').read_text().splitlines()
+             for size in 'sml'}
+    for size in 'sm':
+        diff = [(a, b) for a, b in zip(lines[size], lines['l']) if a != b]
+        assert len(lines[size]) == len(lines['l']) and len(diff) == 1
+        assert 'model_size' in diff[0][0]
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_model_builds_with_paper_head_size(name, synthetic_data_dir):
+    cfg = _synthetic_cfg(name, synthetic_data_dir)
+    _, _, layout, head_params, backbone_params, _, _ = EXPECTED[name]
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'TopdownMeshEstimator'
+    assert model.head.network.layout == layout
+    assert _count(model.head) == _count(model.head.network) == head_params
+    neck = _count(model.neck) if model.with_neck else 0
+    assert _count(model.backbone) + neck == backbone_params
+    # Body models, regressors and up-samplers never reach a checkpoint.
+    for key in model.state_dict():
+        assert key.startswith(('backbone.', 'neck.', 'head.network.')), key
+
+
+def _samples(batch, size=224, seed=0):
+    rng = np.random.default_rng(seed)
+    samples = []
+    for index in range(batch):
+        sample = PoseDataSample(metainfo=dict(input_size=(size, size),
+                                              input_center=np.array([300.0, 200.0]),
+                                              input_scale=np.array([448.0, 448.0])))
+        sample.gt_instances = InstanceData(
+            keypoints=rng.uniform(0, size, (1, 14, 2)).astype(np.float32),
+            keypoints_visible=np.ones((1, 14), np.float32),
+            joints_3d=rng.normal(0, 0.3, (1, 14, 3)).astype(np.float32),
+            joints_3d_visible=np.ones((1, 14), np.float32),
+            smpl_pose=rng.normal(0, 0.2, (1, 72)).astype(np.float32),
+            smpl_betas=rng.normal(0, 1, (1, 10)).astype(np.float32),
+            has_smpl=np.array([float(index % 2 == 0)], np.float32),
+            has_joints_3d=np.ones(1, np.float32))
+        samples.append(sample)
+    return samples
+
+
+def test_synthetic_model_loss_and_predict(synthetic_data_dir):
+    torch.manual_seed(0)
+    cfg = _synthetic_cfg('fastmetro_s_r50_synthetic.py', synthetic_data_dir)
+    model = MODELS.build(cfg.model)
+    images = [torch.randint(0, 256, (3, 224, 224), dtype=torch.uint8) for _ in range(2)]
+    data = model.data_preprocessor(dict(inputs=images, data_samples=_samples(2)),
+                                   training=True)
+    assert data['inputs'].shape == (2, 3, 224, 224)
+    assert data['inputs'].abs().max() < 3.0  # normalised with ImageNet statistics
+
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_vertices', 'loss_joints_3d', 'loss_joints_3d_reg',
+                           'loss_joints_2d', 'loss_joints_2d_reg'}
+    total = sum(losses.values())
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    for parameter in (model.head.network.camera_head.weight,
+                      model.head.network.xyz_head.weight, model.backbone.conv1.weight):
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+
+    model.eval()
+    data = model.data_preprocessor(dict(inputs=images, data_samples=_samples(2)),
+                                   training=False)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+    assert len(results) == 2
+    pred = results[0].pred_instances
+    assert pred.vertices.shape == (1, 6890, 3)
+    assert pred.keypoints_3d.shape == (1, 14, 3)
+    assert pred.cam.shape == (1, 3)
+    assert pred.keypoints.shape == (1, 14, 2)
+    # Centred on the mid-hip of the 14 joints (J14 root: R_Hip, L_Hip).
+    np.testing.assert_allclose(pred.keypoints_3d[0, 2:4].mean(axis=0), 0.0, atol=1e-5)
