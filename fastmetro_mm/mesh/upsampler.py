@@ -1,9 +1,9 @@
 """Fixed sparse mesh upsampling (coarse -> fine vertices) as an nn.Module.
 
 Every up-sampling matrix of the GraphCMR/METRO/FastMETRO hierarchies stores exactly three
-entries per row (the vertices of the coarse face closest to the fine vertex). A gather of
-those three rows and a weighted sum is therefore an exact, dense-free replacement of the
-sparse matmul: no sparse kernels (which are slow on CPU, unsupported under autocast and
+entries per row (the vertices of the coarse face closest to the fine vertex). A weighted sum
+of those three rows (``F.embedding_bag`` with per-entry weights) is therefore an exact,
+dense-free replacement of the sparse matmul: no sparse tensors (unsupported under autocast,
 awkward to export), no (V_fine x V_coarse) dense matrix.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Sequence, Tuple
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -98,17 +99,15 @@ class MeshUpsampler(nn.Module):
                 f'got {tuple(vertices.shape)}')
         batch, _, channels = vertices.shape
         dtype = torch.promote_types(vertices.dtype, torch.float32)
-        # Vertices first, batch and channels flattened: each gathered row is one contiguous
-        # (B * C) slice, and the E entries are accumulated one column at a time, which avoids
-        # a (B, N_fine, E, C) temporary (tools/analysis/benchmark_upsampler.py).
+        # Vertices first, batch and channels flattened: (N, B * C). Each fine row is then a
+        # fixed-size "bag" of E coarse rows with per-entry weights, which embedding_bag sums in
+        # one fused kernel (faster than E gathers or torch.sparse: benchmark_upsampler.py).
         rows = vertices.to(dtype).permute(1, 0, 2).reshape(self.num_input_vertices, -1)
-        for level in range(self.num_steps):
-            index: torch.Tensor = getattr(self, f'index_{level}')
-            weight = getattr(self, f'weight_{level}').to(dtype)
-            out = rows.index_select(0, index[:, 0]) * weight[:, 0:1]
-            for entry in range(1, index.shape[1]):
-                out = out.addcmul(rows.index_select(0, index[:, entry]), weight[:, entry:entry + 1])
-            rows = out
+        with torch.autocast(device_type=vertices.device.type, enabled=False):
+            for level in range(self.num_steps):
+                index: torch.Tensor = getattr(self, f'index_{level}')
+                weight = getattr(self, f'weight_{level}').to(dtype)
+                rows = F.embedding_bag(index, rows, per_sample_weights=weight, mode='sum')
         return rows.reshape(-1, batch, channels).permute(1, 0, 2).contiguous()
 
     def extra_repr(self) -> str:
