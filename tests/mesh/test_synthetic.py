@@ -31,7 +31,8 @@ SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17
                 21]
 MANO_PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]
 FILES = ('SMPL_NEUTRAL.pkl', 'SMPL_MALE.pkl', 'SMPL_FEMALE.pkl', 'MANO_RIGHT.pkl',
-         'MANO_LEFT.pkl')
+         'MANO_LEFT.pkl', 'J_regressor_h36m_synthetic.npy', 'synthetic_downsampling.npz',
+         'synthetic_mano_downsampling.npz')
 
 
 def _load_tool():
