@@ -1,0 +1,111 @@
+"""Train a fastmetro-mm model with MMEngine's Runner (MMPose's ``tools/train.py`` conventions).
+
+Examples:
+    python tools/train.py configs/fastmetro_s_r50_synthetic.py
+    python tools/train.py CONFIG --work-dir work_dirs/run --resume            # latest checkpoint
+    python tools/train.py CONFIG --resume work_dirs/run/epoch_10.pth --amp
+    bash tools/dist_train.sh CONFIG 4 [--auto-scale-lr ...]                     # torchrun, 4 GPUs
+
+Distributed runs without GPUs (``--launcher pytorch`` under torchrun on a CPU-only machine) use
+a gloo process group and CPU DDP; see :mod:`fastmetro_mm.engine.launch`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from fastmetro_mm.engine.launch import setup_launcher
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments; see the module docstring."""
+    parser = argparse.ArgumentParser(description='Train a fastmetro-mm model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: the '
+                        "config's work_dir, else ./work_dirs/<config name>)")
+    parser.add_argument('--resume', nargs='?', type=str, const='auto', default=None,
+                        help='resume from this checkpoint; without a path, from the latest '
+                        'checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the actual total batch size over '
+                        'auto_scale_lr.base_batch_size')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value (e.g. '
+                        'train_dataloader.batch_size=4 model.head.model_size=M)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (pytorch: torchrun)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command-line choices to ``cfg`` (in place) and returns it.
+
+    Raises:
+        ValueError: ``--auto-scale-lr`` without ``auto_scale_lr.base_batch_size`` in the config,
+            or ``--amp`` with an optimizer wrapper that is not an OptimWrapper.
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'tools/train.py: --amp needs optim_wrapper.type OptimWrapper, '
+                             f'the config ({args.config}) has {wrapper_type!r}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError(f'tools/train.py: --auto-scale-lr needs auto_scale_lr.'
+                             f'base_batch_size in the config ({args.config})')
+        cfg.auto_scale_lr.enable = True
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Builds the Runner from the config and trains."""
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    merge_args(cfg, args)
+    # Before the Runner: on CPU-only machines the process group must exist already (gloo).
+    setup_launcher(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
