@@ -8,7 +8,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # The paper's model selection: best PA-MPJPE on the validation set (lower is better).
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    save_best='mesh/PA-MPJPE', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # PoseVisualizationHook draws 2D keypoints only; mesh rendering is separate.
     visualization=dict(type='PoseVisualizationHook', enable=False),
