@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 import torch
 
+from fastmetro_mm.mesh.atomic_file import atomic_write
 from fastmetro_mm.models.official_checkpoint import (ConversionResult, OfficialCheckpointError,
                                                      convert_official_state_dict,
                                                      target_shapes_of)
@@ -111,34 +110,10 @@ def write_checkpoint(checkpoint: Mapping[str, Any], path: str, overwrite: bool =
         FileExistsError: if ``path`` exists and ``overwrite`` is False.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f'{target} exists; pass --overwrite to replace it')
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f'.{target.name}.', suffix='.tmp',
-                                         dir=target.parent)
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            torch.save(dict(checkpoint), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it owner-only
-        if overwrite:
-            os.replace(temporary, target)
-            return
-        try:
-            os.link(temporary, target)
-        except FileExistsError:
-            raise FileExistsError(f'{target} exists; pass --overwrite to replace it') from None
-        except OSError:  # a filesystem without hard links: check, then rename
-            if target.exists():
-                raise FileExistsError(
-                    f'{target} exists; pass --overwrite to replace it') from None
-            os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with atomic_write(target, overwrite=overwrite,
+                      exists_hint='pass --overwrite to replace it') as stream:
+        torch.save(dict(checkpoint), stream)
 
 
 def convert_file(source: str, output: str, target_shapes: Mapping[str, Sequence[int]],

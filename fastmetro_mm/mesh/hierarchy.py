@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
 
+from .atomic_file import atomic_write
 from .decimation import quadric_edge_collapse
 from .topology import adjacency_from_faces, validate_faces
 from .upsampling_matrix import upsampling_matrix
@@ -164,31 +164,14 @@ class MeshHierarchy:
             path: destination ``.npz`` file.
             overwrite: replace an existing file; without it an existing file is an error.
         """
-        path = os.fspath(path)
-        if os.path.exists(path) and not overwrite:
-            raise FileExistsError(f'{path} exists; pass overwrite=True to replace it')
         arrays = {
             'A': _object_array([sp.csc_matrix(m) for m in self.adjacency]),
             'U': _object_array([sp.csc_matrix(m) for m in self.up]),
             'D': _object_array([sp.csc_matrix(m) for m in self.down]),
             'F': _object_array([np.asarray(f, dtype=np.uint32) for f in self.faces]),
         }
-        directory = os.path.dirname(os.path.abspath(path))
-        # Written beside the destination so that os.replace is a same-filesystem rename and
-        # a reader never sees a half-written file.
-        handle, temporary = tempfile.mkstemp(suffix='.npz.tmp', dir=directory)
-        try:
-            with os.fdopen(handle, 'wb') as stream:
-                np.savez(stream, **arrays)
-            # mkstemp creates the file 0600; give it the permissions a plain open() would.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        with atomic_write(path, overwrite=overwrite) as stream:
+            np.savez(stream, **arrays)
 
 
 def _object_array(items: list) -> np.ndarray:

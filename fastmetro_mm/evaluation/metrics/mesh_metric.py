@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -32,6 +30,7 @@ from mmengine.structures import BaseDataElement
 from mmpose.registry import METRICS
 from scipy.spatial import cKDTree
 
+from ...mesh.atomic_file import atomic_write
 from ...mesh.body_model import BodyModel
 from ...mesh.joint_regressor import JointRegressor
 from ...mesh.joint_sets import H36M_17, H36M_TO_J14, J14, MANO_21
@@ -408,17 +407,12 @@ class MeshMetric(BaseMetric):
         for key in ('id', 'img_path'):
             if results and all(key in r for r in results):
                 columns[key] = np.array([r[key] for r in results])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                if path.suffix == '.npz':
-                    np.savez(f, **columns)
-                else:
-                    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                             for k, v in zip(columns, vals)}
-                            for vals in zip(*[c.tolist() for c in columns.values()])]
-                    f.write(json.dumps(rows, indent=1).encode())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # Each evaluation run rewrites its own dump file, as mmengine's DumpResults does.
+        with atomic_write(path, overwrite=True) as f:
+            if path.suffix == '.npz':
+                np.savez(f, **columns)
+            else:
+                rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                         for k, v in zip(columns, vals)}
+                        for vals in zip(*[c.tolist() for c in columns.values()])]
+                f.write(json.dumps(rows, indent=1).encode())

@@ -1,11 +1,11 @@
 """Writing model dicts as SMPL / MANO ``.pkl`` files."""
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Union
+
+from ..atomic_file import atomic_write
 
 
 def write_model_file(model: Dict[str, Any], path: Union[str, Path]) -> Path:
@@ -30,20 +30,6 @@ def write_model_file(model: Dict[str, Any], path: Union[str, Path]) -> Path:
     if not isinstance(model, dict) or 'v_template' not in model:
         raise ValueError(f'write_model_file: expected a model dict with a v_template key for '
                          f'{path}, got {type(model).__name__}')
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(model, f, protocol=2)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file private (0600); give it the permissions a plain open()
-        # would have given.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, overwrite=True) as stream:
+        pickle.dump(model, stream, protocol=2)
     return path
