@@ -21,7 +21,7 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from fastmetro_mm.engine.launch import setup_launcher
+from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -95,6 +95,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     metrics = runner.test()
     if args.out is not None and is_main_process():
         write_metrics(metrics, args.out)
+    shutdown_process_group()
     return metrics
 
 

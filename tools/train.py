@@ -19,7 +19,7 @@ from typing import List, Optional
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from fastmetro_mm.engine.launch import setup_launcher
+from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -105,6 +105,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     setup_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_process_group()
 
 
 if __name__ == '__main__':

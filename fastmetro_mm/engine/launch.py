@@ -109,3 +109,17 @@ def setup_launcher(cfg: MutableMapping[str, Any], launcher: str) -> None:
     """
     configure_cpu_ddp(cfg, launcher)
     init_cpu_process_group(launcher)
+
+
+def shutdown_process_group() -> None:
+    """Waits for every rank, then destroys the default process group (if there is one).
+
+    Without this, ranks leave at different moments: one still writes its checkpoint while
+    another already tears down the interpreter, and gloo's worker threads can then be
+    destroyed while joinable ("terminate called without an active exception", SIGABRT), which
+    torchrun reports as a failed run although training finished.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
