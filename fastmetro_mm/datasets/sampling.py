@@ -18,11 +18,15 @@ Use it with a ``CombinedDataset`` *without* ``sample_ratio_factor``::
 Each epoch holds ``num_samples`` indices (default: the combined length), of which a fraction
 ``ratio_i / sum(ratios)`` comes from source i, drawn without replacement within the source
 (whole shuffled passes, then part of one more), then shuffled together.
+
+``state_dict()`` / ``load_state_dict()`` carry the seed, the epoch and a start position, so a
+run resumed from a mid-epoch checkpoint continues the same epoch's order at the sample it
+stopped at (:class:`fastmetro_mm.engine.ResumeStateHook` saves and restores them).
 """
 from __future__ import annotations
 
 import math
-from typing import Iterator, List, Optional, Sequence, Sized
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Sized
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -101,6 +105,10 @@ class MixedSourceSampler(Sampler):
         self.seed = sync_random_seed() if seed is None else int(seed)
         self.round_up = round_up
         self.epoch = 0
+        # Samples of this rank to leave out of the pass over epoch `start_epoch` (mid-epoch
+        # resume); spent by that pass.
+        self.start = 0
+        self.start_epoch = 0
         self.set_world(*get_dist_info())
 
     def set_world(self, rank: int, world_size: int) -> None:
@@ -133,14 +141,59 @@ class MixedSourceSampler(Sampler):
             indices = indices[torch.randperm(len(indices), generator=generator)]
         return indices.tolist()
 
+    def _pending_start(self) -> int:
+        """Samples to skip in the next pass: the resume position, in its own epoch only."""
+        return min(self.start, self.num_samples) if self.start_epoch == self.epoch else 0
+
     def __iter__(self) -> Iterator[int]:
         indices = self.epoch_indices()
         if self.round_up:
             indices = (indices * math.ceil(self.padded_total / len(indices)))[:self.padded_total]
-        return iter(indices[self.rank:self.padded_total:self.world_size])
+        start = self._pending_start()
+        if self.start_epoch == self.epoch:
+            self.start = 0  # one pass only: a later pass over any epoch starts at its beginning
+        return iter(indices[self.rank:self.padded_total:self.world_size][start:])
 
     def __len__(self) -> int:
-        return self.num_samples
+        return self.num_samples - self._pending_start()
+
+    def state_dict(self) -> Dict[str, Any]:
+        """What fixes this sampler's order and position (plain ints and lists).
+
+        ``start`` / ``start_epoch`` are where the next pass would begin. When dataloader
+        workers prefetch, the sampler runs ahead of training, so whoever saves a mid-epoch
+        checkpoint overrides ``start`` with the samples training has actually used.
+        """
+        return dict(seed=self.seed, epoch=self.epoch, start=self.start,
+                    start_epoch=self.start_epoch, total=self.total, counts=list(self.counts),
+                    lens=list(self.lens), world_size=self.world_size)
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restores the seed, epoch and start position of :meth:`state_dict`.
+
+        Raises:
+            KeyError: a key of :meth:`state_dict` is missing.
+            ValueError: the saved sampler drew from other source sizes, counts or number of
+                ranks, so its positions mean other samples here.
+        """
+        missing = [k for k in self.state_dict() if k not in state]
+        if missing:
+            raise KeyError(f'MixedSourceSampler.load_state_dict: missing {missing}')
+        mine = dict(total=self.total, counts=list(self.counts), lens=list(self.lens),
+                    world_size=self.world_size)
+        saved = {key: (list(state[key]) if isinstance(mine[key], list) else state[key])
+                 for key in mine}
+        if saved != mine:
+            raise ValueError(f'MixedSourceSampler.load_state_dict: the saved sampler had '
+                             f'{saved}, this one has {mine}; its epoch order and position do '
+                             'not carry over')
+        if int(state['start']) < 0:
+            raise ValueError(f'MixedSourceSampler.load_state_dict: start must be >= 0, got '
+                             f'{state["start"]}')
+        self.seed = int(state['seed'])
+        self.epoch = int(state['epoch'])
+        self.start = int(state['start'])
+        self.start_epoch = int(state['start_epoch'])
 
     def set_epoch(self, epoch: int) -> None:
         """Sets the epoch, which changes the draw (called by MMEngine's training loop)."""
