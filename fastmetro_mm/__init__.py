@@ -17,16 +17,20 @@ except ModuleNotFoundError as exc:  # only a missing toolbox is tolerated, never
     REGISTERED_DATASETS: tuple = ()
     REGISTERED_SAMPLERS: tuple = ()
     REGISTERED_METRICS: tuple = ()
+    REGISTERED_HOOKS: tuple = ()
+    REGISTERED_VISUALIZERS: tuple = ()
 else:
-    from .engine import allow_mmengine_checkpoints
+    from .engine import REGISTERED_HOOKS, allow_mmengine_checkpoints
 
     allow_mmengine_checkpoints()
 
     # Each import registers its components into mmpose.registry.
-    from . import datasets, evaluation, models  # noqa: F401
+    from . import datasets, evaluation, models, visualization  # noqa: F401
     from .datasets import REGISTERED_DATASETS, REGISTERED_SAMPLERS, REGISTERED_TRANSFORMS
     from .evaluation import REGISTERED_METRICS
     from .models import REGISTERED_MODELS
+    from .visualization import REGISTERED_VISUALIZERS
 
 __all__ = ['__version__', 'REGISTERED_MODELS', 'REGISTERED_TRANSFORMS', 'REGISTERED_METRICS',
-           'REGISTERED_DATASETS', 'REGISTERED_SAMPLERS']
+           'REGISTERED_DATASETS', 'REGISTERED_SAMPLERS', 'REGISTERED_HOOKS',
+           'REGISTERED_VISUALIZERS']

@@ -1,4 +1,6 @@
 """`import fastmetro_mm` / `custom_imports` registers the plugin in MMPose's registries."""
+from pathlib import Path
+
 import numpy as np
 import torch
 import trimesh
@@ -43,3 +45,42 @@ def test_config_with_custom_imports_builds_plugin_modules(tmp_path):
     torch.testing.assert_close(joints[0, 1], torch.from_numpy(sphere.vertices[10]).float())
     torch.testing.assert_close(joints[0, 0],
                                torch.from_numpy(sphere.vertices[:3].mean(0)).float())
+
+
+def test_every_registered_name_is_in_its_registry():
+    import fastmetro_mm
+    from mmpose.registry import (DATA_SAMPLERS, DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS,
+                                 VISUALIZERS)
+    for registry, names in ((MODELS, fastmetro_mm.REGISTERED_MODELS),
+                            (TRANSFORMS, fastmetro_mm.REGISTERED_TRANSFORMS),
+                            (DATASETS, fastmetro_mm.REGISTERED_DATASETS),
+                            (DATA_SAMPLERS, fastmetro_mm.REGISTERED_SAMPLERS),
+                            (METRICS, fastmetro_mm.REGISTERED_METRICS),
+                            (HOOKS, fastmetro_mm.REGISTERED_HOOKS),
+                            (VISUALIZERS, fastmetro_mm.REGISTERED_VISUALIZERS)):
+        assert names, registry.name
+        assert [name for name in names if name not in registry] == [], registry.name
+
+
+def test_resume_state_hook_builds_from_a_config():
+    import fastmetro_mm  # noqa: F401
+    from mmpose.registry import HOOKS
+
+    from fastmetro_mm.engine import ResumeStateHook
+    init_default_scope('mmpose')
+    hook = HOOKS.build(dict(type='ResumeStateHook'))
+    assert isinstance(hook, ResumeStateHook) and hook.priority == 'LOWEST'
+    runtime = Config.fromfile(str(Path(__file__).resolve().parents[1] / 'configs' / '_base_' /
+                                  'default_runtime.py'))
+    assert dict(type='ResumeStateHook') in runtime.custom_hooks
+
+
+def test_mesh_visualizer_is_registered_in_mmpose_visualizers():
+    import fastmetro_mm
+    from mmpose.registry import VISUALIZERS
+    assert fastmetro_mm.REGISTERED_VISUALIZERS == ('MeshLocalVisualizer', )
+    for name in fastmetro_mm.REGISTERED_VISUALIZERS:
+        assert name in VISUALIZERS, name
+    visualizer = VISUALIZERS.build(dict(type='MeshLocalVisualizer', name='registration_test',
+                                        faces=np.array([[0, 1, 2]])))
+    assert visualizer.faces.shape == (1, 3)

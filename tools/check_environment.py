@@ -40,12 +40,15 @@ def main() -> None:
 
     def plugin():
         import fastmetro_mm
-        from mmpose.registry import DATA_SAMPLERS, DATASETS, METRICS, MODELS, TRANSFORMS
+        from mmpose.registry import (DATA_SAMPLERS, DATASETS, HOOKS, METRICS, MODELS,
+                                     TRANSFORMS, VISUALIZERS)
         for registry, names in ((MODELS, fastmetro_mm.REGISTERED_MODELS),
                                 (TRANSFORMS, fastmetro_mm.REGISTERED_TRANSFORMS),
                                 (DATASETS, fastmetro_mm.REGISTERED_DATASETS),
                                 (DATA_SAMPLERS, fastmetro_mm.REGISTERED_SAMPLERS),
-                                (METRICS, fastmetro_mm.REGISTERED_METRICS)):
+                                (METRICS, fastmetro_mm.REGISTERED_METRICS),
+                                (HOOKS, fastmetro_mm.REGISTERED_HOOKS),
+                                (VISUALIZERS, fastmetro_mm.REGISTERED_VISUALIZERS)):
             missing = [name for name in names if name not in registry]
             if missing:
                 raise RuntimeError(f'not registered in mmpose.registry.{registry.name}: {missing}')

@@ -3,11 +3,14 @@
 Examples:
     python tools/test.py configs/fastmetro_s_r50_synthetic.py work_dirs/run/epoch_60.pth
     python tools/test.py CONFIG CHECKPOINT --out metrics.json --dump predictions.pkl
+    python tools/test.py CONFIG CHECKPOINT --show-dir vis
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
 ``--out`` writes the metrics as JSON; ``--dump`` pickles every test sample's predictions and
-ground truth (mmengine's ``DumpResults``) for offline evaluation. Rendering of meshes is not
-part of this tool (MMPose's ``--show-dir`` draws 2D keypoints only), so it has no ``--show-dir``.
+ground truth (mmengine's ``DumpResults``) for offline evaluation. ``--show-dir DIR`` renders
+every test image's predicted mesh over the image (plus a side view) with the config's
+``MeshLocalVisualizer`` and saves the pictures under ``WORK_DIR/TIMESTAMP/DIR`` (MMPose's
+``PoseVisualizationHook`` convention); ``--show`` opens them in a window instead.
 """
 from __future__ import annotations
 
@@ -36,6 +39,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', help='JSON file the metrics are written to')
     parser.add_argument('--dump', help='pickle file (.pkl / .pickle) the per-sample '
                         'predictions are dumped to')
+    parser.add_argument('--show-dir', help='folder, relative to WORK_DIR/TIMESTAMP, where the '
+                        'rendered predictions are saved')
+    parser.add_argument('--show', action='store_true',
+                        help='show the rendered predictions in a window')
+    parser.add_argument('--wait-time', type=float, default=1,
+                        help='seconds each picture is shown with --show')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -71,7 +80,38 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.test_evaluator = [*evaluators, dump]
         else:
             cfg.test_evaluator = [evaluators, dump]
+    if args.show or args.show_dir is not None:
+        enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
     return cfg
+
+
+def enable_visualization(cfg: Config, show_dir: Optional[str], show: bool,
+                         wait_time: float) -> None:
+    """Switches on the visualization hook and gives a mesh visualizer the model's faces.
+
+    As MMPose's tools/test.py: ``default_hooks.visualization`` (a ``PoseVisualizationHook``)
+    is enabled with ``out_dir=show_dir``. A ``MeshLocalVisualizer`` without ``faces`` or
+    ``body_model`` gets the head's body model (``model.head.body_model`` with the
+    ``model_type`` of ``model.head.mesh_type``), whose triangles it renders.
+
+    Raises:
+        KeyError: the config has no ``default_hooks.visualization``.
+    """
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise KeyError('tools/test.py: --show / --show-dir need default_hooks.visualization '
+                       "(e.g. dict(type='PoseVisualizationHook')) in the config")
+    hooks['visualization'].update(enable=True, show=show, wait_time=wait_time,
+                                  out_dir=show_dir)
+    visualizer = cfg.get('visualizer')
+    if (visualizer is not None and visualizer.get('type') == 'MeshLocalVisualizer'
+            and visualizer.get('faces') is None and visualizer.get('body_model') is None):
+        head = cfg.model.get('head', {})
+        if 'body_model' not in head:
+            raise KeyError('tools/test.py: MeshLocalVisualizer needs mesh faces: set '
+                           'visualizer.body_model (or model.head.body_model)')
+        model_type = {'body': 'smpl', 'hand': 'mano'}[head.get('mesh_type', 'body')]
+        visualizer['body_model'] = dict(head['body_model'], model_type=model_type)
 
 
 def write_metrics(metrics: Dict[str, float], path: str) -> None:

@@ -12,11 +12,14 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
                     save_best='mesh/PA-MPJPE', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # PoseVisualizationHook draws 2D keypoints only; mesh rendering is separate.
+    # Off by default; tools/test.py --show-dir switches it on (meshes drawn by the visualizer).
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
-# Keeps BatchNorm running statistics identical across GPUs at the end of each epoch.
-custom_hooks = [dict(type='SyncBuffersHook')]
+# SyncBuffersHook keeps BatchNorm running statistics identical across GPUs at the end of each
+# epoch. ResumeStateHook (fastmetro_mm.engine) saves the random generators' states and the
+# position inside the epoch into each checkpoint, so that --resume continues a run killed
+# mid-epoch exactly where it stopped (mmengine alone restarts that epoch from its start).
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='ResumeStateHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -25,7 +28,10 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# MMPose's pose visualizer that also renders the predicted meshes over the image (and a side
+# view); tools/test.py --show-dir enables the visualization hook and gives it the head's body
+# model, whose faces it draws.
+visualizer = dict(type='MeshLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
 log_level = 'INFO'

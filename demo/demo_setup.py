@@ -1,0 +1,69 @@
+"""Command-line pieces shared by the demos: model, detector or fixed boxes, renderer."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing the package
+    sys.path.insert(0, str(ROOT))
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Model, person boxes, batching and drawing options of every demo."""
+    from mmengine.config import DictAction
+    parser.add_argument('config', help='FastMETRO config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cuda:0'")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='config overrides key=value (e.g. body-model paths)')
+    people = parser.add_argument_group('people (a detector, or fixed boxes)')
+    people.add_argument('--det-config', help='MMDetection config of the person detector')
+    people.add_argument('--det-checkpoint', help='its checkpoint file or URL')
+    people.add_argument('--det-cat-id', type=int, default=0, help='person label (COCO: 0)')
+    people.add_argument('--bbox-thr', type=float, default=0.5, help='detection score threshold')
+    people.add_argument('--nms-thr', type=float, default=0.3, help='NMS IoU threshold')
+    people.add_argument('--bbox', type=float, nargs=4, action='append',
+                        metavar=('X1', 'Y1', 'X2', 'Y2'),
+                        help='a person box used in every image / frame (repeatable), instead '
+                        'of a detector')
+    parser.add_argument('--batch-size', type=int, default=16, help='crops per forward pass')
+    parser.add_argument('--focal-length', type=float, default=None,
+                        help='focal length (px) of the rendering camera; default 5000 * '
+                        'max(H, W) / 256')
+    parser.add_argument('--side-view', action='store_true',
+                        help='add a side view of the meshes to each picture')
+    parser.add_argument('--draw-boxes', action='store_true', help='draw the person boxes')
+    parser.add_argument('--alpha', type=float, default=0.9, help='mesh opacity')
+
+
+def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
+    """The model, the detector (None with --bbox) and a renderer for the model's mesh."""
+    from fastmetro_mm.apis import init_model, init_person_detector, mesh_faces
+    from fastmetro_mm.visualization.renderer import MeshRenderer
+
+    if args.bbox is None and args.det_config is None:
+        raise SystemExit('give person boxes (--bbox X1 Y1 X2 Y2, repeatable) or a person '
+                         'detector (--det-config CONFIG --det-checkpoint CHECKPOINT, mmdet)')
+    model = init_model(args.config, args.checkpoint, args.device,
+                       cfg_options=args.cfg_options)
+    detector = None
+    if args.bbox is None:
+        detector = init_person_detector(args.det_config, args.det_checkpoint, args.device)
+    return model, detector, MeshRenderer(mesh_faces(model))
+
+
+def fixed_boxes(args: argparse.Namespace) -> Optional[np.ndarray]:
+    """(N, 4) boxes from --bbox, or None."""
+    return None if args.bbox is None else np.asarray(args.bbox, dtype=np.float32)
+
+
+def inference_kwargs(args: argparse.Namespace) -> dict:
+    """Keyword arguments of inference_mesh from the command line."""
+    return dict(batch_size=args.batch_size, det_cat_id=args.det_cat_id,
+                bbox_thr=args.bbox_thr, nms_thr=args.nms_thr,
+                focal_length=args.focal_length)

@@ -1,0 +1,102 @@
+"""demo/image_demo.py and demo/video_demo.py end to end on synthetic renders (given boxes)."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import trimesh
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'visualization'))
+from scene_helpers import posed_body, render_ground_truth  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+WIDTH, HEIGHT = 160, 120
+BOX = ['20', '5', '140', '115']
+
+
+def _demo(script: str):
+    """A demo script as a module (in-process: no second interpreter start-up)."""
+    folder = str(ROOT / 'demo')
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # the demos import demo_setup beside them
+    spec = importlib.util.spec_from_file_location(f'demo_{script}', ROOT / 'demo' / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(script: str, mesh_checkpoint: dict, *extra: str) -> None:
+    options = [f'{key}={value}' for key, value in mesh_checkpoint['cfg_options'].items()]
+    argv = [mesh_checkpoint['config'], mesh_checkpoint['checkpoint'], *extra,
+            '--cfg-options', *options]
+    assert _demo(script).main(argv) == 0
+
+
+@pytest.fixture(scope='module')
+def frames(synthetic_data_dir):
+    """Ten BGR frames of one synthetic person."""
+    body = posed_body(synthetic_data_dir, 4)
+    return [np.ascontiguousarray(
+        render_ground_truth(body['vertices'], body['faces'], WIDTH, HEIGHT, seed)['image'][
+            ..., ::-1]) for seed in range(10)]
+
+
+def test_video_demo_writes_one_output_frame_per_input_frame(mesh_checkpoint, frames, tmp_path):
+    clip = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*'MJPG'), 10, (WIDTH, HEIGHT))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / 'out' / 'clip_mesh.mp4'
+    _run('video_demo.py', mesh_checkpoint, '--input', str(clip), '--out-file', str(out),
+         '--bbox', *BOX, '--frames-per-batch', '4', '--side-view', '--obj-dir',
+         str(tmp_path / 'objs'))
+    capture = cv2.VideoCapture(str(out))
+    count, shape = 0, None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        count, shape = count + 1, frame.shape
+    capture.release()
+    assert count == 10
+    assert shape == (HEIGHT, 2 * WIDTH, 3)  # overlay and side view
+    numbers = np.load(out.with_suffix('.npz'))
+    assert numbers['vertices_cam'].shape == (10, 6890, 3)
+    assert list(numbers['image']) == [str(i) for i in range(10)]
+    assert len(list((tmp_path / 'objs').glob('*.obj'))) == 10
+
+
+def test_image_demo_writes_overlays_obj_meshes_numbers_and_attention(mesh_checkpoint, frames,
+                                                                     tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index in range(2):
+        cv2.imwrite(str(folder / f'img{index}.png'), frames[index])
+    out = tmp_path / 'out'
+    _run('image_demo.py', mesh_checkpoint, '--input', str(folder), '--out-dir', str(out),
+         '--bbox', *BOX, '--bbox', '0', '0', '80', '120', '--numbers', 'json',
+         '--attention-joint', 'L_Wrist')
+    for index in range(2):
+        picture = cv2.imread(str(out / f'img{index}_mesh.png'))
+        assert picture.shape == (HEIGHT, WIDTH, 3)
+        assert not np.array_equal(picture, frames[index])  # something was drawn
+        figure = cv2.imread(str(out / 'attention' / f'img{index}_person0_L_Wrist.png'))
+        assert figure.shape == (128, 256, 3)  # crop with heat map | coloured mesh
+    people = json.loads((out / 'predictions.json').read_text())['people']
+    assert [(p['image'], p['person']) for p in people] == [
+        ('img0.png', 0), ('img0.png', 1), ('img1.png', 0), ('img1.png', 1)]
+    # The .obj files hold the camera-frame meshes, vertex order and faces kept.
+    mesh = trimesh.load(out / 'meshes' / 'img1_person1.obj', process=False)
+    np.testing.assert_allclose(mesh.vertices, np.asarray(people[3]['vertices_cam']), atol=1e-5)
+    assert mesh.faces.shape == (13776, 3)
+
+
+def test_demo_without_boxes_or_detector_says_what_to_give(mesh_checkpoint, frames, tmp_path):
+    cv2.imwrite(str(tmp_path / 'img.png'), frames[0])
+    with pytest.raises(SystemExit, match='--bbox'):
+        _demo('image_demo.py').main([mesh_checkpoint['config'], mesh_checkpoint['checkpoint'],
+                                     '--input', str(tmp_path), '--out-dir', str(tmp_path)])
