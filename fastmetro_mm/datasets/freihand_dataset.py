@@ -14,18 +14,21 @@ Layout under ``data_root`` for a split ``S`` (``training`` or ``evaluation``):
   root's image position (2) and a scale (1));
 - ``S_verts.json`` optional, (N, 778, 3) metres, read only with ``load_vertices=True``.
 
-Each sample's 2D joints are the 3D joints projected with K, all visible, and its bbox is the
-tight box of those projections: add context with ``GetBBoxCenterScale(padding=...)``. Samples
-also carry ``camera_intrinsics`` (3, 3) and, with ``load_vertices``, ``vertices``; no transform
-moves these two, so they describe the original image only (use them for evaluation). Hands
-are right hands: do not use ``MeshRandomFlip`` (it raises on ``mano_pose``). Pipeline:
-``LoadImage -> GetBBoxCenterScale -> ... -> MeshTopdownAffine -> PackMeshInputs(pose_dim=48)``.
+Each sample's 2D joints are the 3D joints projected with K, all visible. Its bbox is the tight
+box of those projections (add context with ``GetBBoxCenterScale(padding=...)``), or, with
+``full_image_size=(224, 224)``, the whole image: FreiHAND's images are 224 x 224 crops around
+the hand, which the released FastMETRO hand demo feeds whole. Samples also carry
+``camera_intrinsics`` (3, 3), which no transform moves (it describes the original image), and,
+with ``load_vertices``, ``vertices``, which ``PackMeshInputs`` packs for ``MeshMetric`` (they
+rotate with ``MeshRandomScaleRotation``; load them for evaluation). Hands are right hands: do
+not use ``MeshRandomFlip`` (it raises on ``mano_pose``). Pipeline: ``LoadImage ->
+GetBBoxCenterScale -> ... -> MeshTopdownAffine -> PackMeshInputs(pose_dim=48)``.
 """
 from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 from mmpose.registry import DATASETS
@@ -75,6 +78,8 @@ class FreiHANDMeshDataset(MeshDataset):
         split: ``'training'`` or ``'evaluation'``; names the folder and the json files.
         data_root: the FreiHAND folder.
         load_vertices: also read ``S_verts.json`` into ``vertices`` (1, 778, 3) metres.
+        full_image_size: (w, h) of every image; when given, each bbox is the whole image
+            instead of the tight box of the projected joints.
         **kwargs: as :class:`MeshDataset` (``ann_file`` defaults to ``S_xyz.json`` and
             ``data_prefix`` to ``dict(img='S/rgb')``; ``metainfo`` to the MANO-21 meta).
     """
@@ -82,10 +87,17 @@ class FreiHANDMeshDataset(MeshDataset):
     METAINFO: dict = dict(from_file=MANO21_HAND_METAINFO)
 
     def __init__(self, split: str = 'training', data_root: Optional[str] = None,
-                 load_vertices: bool = False, **kwargs: Any) -> None:
+                 load_vertices: bool = False,
+                 full_image_size: Optional[Sequence[int]] = None, **kwargs: Any) -> None:
         if split not in SPLITS:
             raise ValueError(f'FreiHANDMeshDataset: split must be one of {SPLITS}, got '
                              f'{split!r}')
+        if full_image_size is not None:
+            full_image_size = tuple(float(v) for v in full_image_size)
+            if len(full_image_size) != 2 or min(full_image_size) <= 0:
+                raise ValueError(f'FreiHANDMeshDataset: full_image_size must be a positive '
+                                 f'(w, h), got {full_image_size}')
+        self.full_image_size = full_image_size
         self.split = split
         self.load_vertices = load_vertices
         kwargs.setdefault('ann_file', f'{split}_xyz.json')
@@ -139,7 +151,9 @@ class FreiHANDMeshDataset(MeshDataset):
                 make_mesh_sample(
                     where=f'FreiHANDMeshDataset({base})',
                     index=i,
-                    bbox=np.concatenate([keypoints.min(0), keypoints.max(0)]),
+                    bbox=(np.array([0.0, 0.0, *self.full_image_size], np.float32)
+                          if self.full_image_size else
+                          np.concatenate([keypoints.min(0), keypoints.max(0)])),
                     num_joints=num_joints,
                     keypoints=np.concatenate([keypoints, np.ones((num_joints, 1))], 1),
                     joints_3d=np.concatenate([joints, np.ones((num_joints, 1))], 1),

@@ -9,6 +9,15 @@ r of the other:
   ``3d_joints`` (24, 4) metres + confidence, ``pose`` (72), ``betas`` (10), and the flags
   ``has_2d_joints``, ``has_3d_joints``, ``has_smpl``, ``gender`` (``'m'`` / ``'f'``).
   A joint array may carry a leading axis of 1, as METRO writes them.
+- optional linelist TSV (``linelist_file``): the rows to use, one row index per line (first
+  column), as METRO's ``*.linelist.tsv`` files select e.g. the SMPL-labelled rows of
+  Human3.6M (``smpl/train.linelist.smpl.p1.tsv``) or COCO's 40k (``smpl/train.linelist.tsv``).
+  Without it every row is used.
+- or a METRO dataset yaml (``yaml_file``, e.g. ``human3.6m/valid.protocol2.yaml``) naming the
+  three: keys ``img``, ``label`` and optional ``linelist`` (``hw`` is not needed), each path
+  as given when it exists, else relative to the yaml's folder, as the released code finds
+  them. A composite yaml (several sources) is refused: give each source its own dataset in a
+  ``CombinedDataset``.
 
 A flag that is absent means "available when the data key is there"; a flag set to 1 with its
 data missing raises. Labels are read once, row by row, at initialisation; images are decoded
@@ -25,10 +34,11 @@ import base64
 import binascii
 import json
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
+import yaml
 from mmpose.registry import DATASETS
 
 from .mesh_dataset import MeshDataset, make_mesh_sample, parse_gender, square_bbox
@@ -52,6 +62,45 @@ def decode_image(encoded: str, where: str) -> np.ndarray:
         raise ValueError(f'{where}: the image column does not decode to an image '
                          f'({len(raw)} bytes after base64)')
     return img
+
+
+def read_dataset_yaml(path: str) -> Tuple[str, str, Optional[str]]:
+    """(image TSV, label TSV, linelist TSV or None) named by a METRO dataset yaml.
+
+    Args:
+        path: the yaml file, e.g. ``human3.6m/valid.protocol2.yaml``.
+    """
+    where = f'MeshTSVDataset yaml {path}'
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{where}: file not found')
+    with open(path, encoding='utf-8') as f:
+        try:
+            cfg = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            raise ValueError(f'{where}: not valid YAML ({err})') from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f'{where}: expected a mapping with keys img, label, linelist')
+    if cfg.get('composite'):
+        raise ValueError(f'{where}: a composite yaml lists several sources; give each source '
+                         'its own MeshTSVDataset in a CombinedDataset (see '
+                         'configs/_base_/datasets/body_mix_h36m.py)')
+    root = osp.dirname(path)
+
+    def find(key: str, required: bool) -> Optional[str]:
+        name = cfg.get(key)
+        if name is None:
+            if required:
+                raise KeyError(f'{where}: missing key "{key}" (keys: {sorted(cfg)})')
+            return None
+        if not isinstance(name, str):
+            raise ValueError(f'{where}: key "{key}" must be one file name, got {name!r}')
+        for candidate in (name, osp.join(root, name)):
+            if osp.isfile(candidate):
+                return candidate
+        raise FileNotFoundError(f'{where}: "{key}" names {name}, found neither as given nor '
+                                f'in {root}')
+
+    return find('img', True), find('label', True), find('linelist', False)
 
 
 def _flagged(person: Dict[str, Any], data_key: str, flag_key: str,
@@ -87,17 +136,29 @@ class MeshTSVDataset(MeshDataset):
     Args:
         ann_file: the label TSV.
         img_file: the image TSV (relative to ``data_root`` unless absolute).
+        linelist_file: optional METRO linelist TSV selecting the rows to use (relative to
+            ``data_root`` unless absolute); None uses every row.
+        yaml_file: a METRO dataset yaml naming the image, label and linelist TSVs (relative
+            to ``data_root`` unless absolute), instead of ``img_file`` / ``ann_file`` /
+            ``linelist_file``.
         scale_unit: pixels per unit of ``scale`` (200, as SPIN).
         **kwargs: as :class:`MeshDataset`.
     """
 
     def __init__(self, ann_file: str = '', img_file: str = '',
+                 linelist_file: Optional[str] = None,
+                 yaml_file: Optional[str] = None,
                  scale_unit: float = SPIN_SCALE_UNIT, **kwargs) -> None:
-        if not img_file:
+        if yaml_file and (ann_file or img_file or linelist_file):
+            raise ValueError('MeshTSVDataset: give either yaml_file or img_file / ann_file / '
+                             'linelist_file, not both')
+        if not img_file and not yaml_file:
             raise ValueError('MeshTSVDataset: img_file (the image TSV) is required')
+        self.yaml_file = yaml_file
         if scale_unit <= 0:
             raise ValueError(f'MeshTSVDataset: scale_unit must be positive, got {scale_unit}')
         self.img_file = img_file
+        self.linelist_file = linelist_file
         self.scale_unit = float(scale_unit)
         self._img_tsv: Optional[TSVFile] = None
         super().__init__(ann_file=ann_file, **kwargs)
@@ -107,6 +168,38 @@ class MeshTSVDataset(MeshDataset):
         super()._join_prefix()
         if self.data_root and not osp.isabs(self.img_file):
             self.img_file = osp.join(self.data_root, self.img_file)
+        if self.data_root and self.linelist_file and not osp.isabs(self.linelist_file):
+            self.linelist_file = osp.join(self.data_root, self.linelist_file)
+        if self.yaml_file:
+            if self.data_root and not osp.isabs(self.yaml_file):
+                self.yaml_file = osp.join(self.data_root, self.yaml_file)
+            self.img_file, self.ann_file, self.linelist_file = read_dataset_yaml(self.yaml_file)
+
+    def _selected_rows(self, num_rows: int) -> List[int]:
+        """Row indices listed by ``linelist_file`` (all ``num_rows`` rows without one)."""
+        if not self.linelist_file:
+            return list(range(num_rows))
+        where = f'MeshTSVDataset linelist {self.linelist_file}'
+        if not osp.isfile(self.linelist_file):
+            raise FileNotFoundError(f'{where}: file not found')
+        rows = []
+        with open(self.linelist_file, encoding='utf-8') as f:
+            for number, line in enumerate(f):
+                first = line.split('\t', 1)[0].strip()
+                if not first:
+                    continue
+                try:
+                    row = int(first)
+                except ValueError:
+                    raise ValueError(f'{where}, line {number}: expected a row index, got '
+                                     f'{first!r}') from None
+                if not 0 <= row < num_rows:
+                    raise ValueError(f'{where}, line {number}: row {row} outside the '
+                                     f'{num_rows} rows of {self.ann_file}')
+                rows.append(row)
+        if not rows:
+            raise ValueError(f'{where}: lists no rows')
+        return rows
 
     @property
     def img_tsv(self) -> TSVFile:
@@ -153,15 +246,15 @@ class MeshTSVDataset(MeshDataset):
             extra=dict(tsv_row=row))
 
     def load_data_list(self) -> List[dict]:
-        """One sample per person of every label row, in row order."""
+        """One sample per person of every selected label row, in linelist (or row) order."""
         where = f'MeshTSVDataset({self.ann_file})'
         labels = TSVFile(self.ann_file)
         if len(labels) != len(self.img_tsv):
             raise ValueError(f'{where}: {len(labels)} label rows but {len(self.img_tsv)} rows '
                              f'in the image TSV {self.img_file}')
         data_list: List[dict] = []
-        # Rows are read one at a time in file order, so memory holds one JSON row at once.
-        for row in range(len(labels)):
+        # Rows are read one at a time, so memory holds one JSON row at once.
+        for row in self._selected_rows(len(labels)):
             columns = labels.read_row(row)
             if len(columns) < 2:
                 raise ValueError(f'{where}, row {row}: expected "key<TAB>JSON", got '

@@ -344,6 +344,71 @@ def test_tsv_dataset_errors(tmp_path):
         dataset.get_data_info(2)
 
 
+def test_tsv_dataset_linelist_selects_rows_in_its_order(tmp_path):
+    rng = np.random.default_rng(12)
+    # Row 1 is an empty label, as rows a linelist leaves out may be; it is never parsed.
+    labels = [[metro_person(rng, 1)], [], [metro_person(rng, 0), metro_person(rng, 1)]]
+    img_file, label_file = write_metro(tmp_path, [labels[0], [{}], labels[2]])
+    (tmp_path / 'train.label.tsv').write_text(
+        (tmp_path / 'train.label.tsv').read_text().replace('[{}]', '[]'))
+    write_lineidx(str(tmp_path / 'train.label.tsv'))
+    (tmp_path / 'smpl').mkdir()
+    (tmp_path / 'smpl' / 'train.linelist.tsv').write_text('2\t0\n0\n\n')
+    dataset = MeshTSVDataset(data_root=str(tmp_path), ann_file='train.label.tsv',
+                             img_file='train.img.tsv', linelist_file='smpl/train.linelist.tsv')
+    # Row 2's two persons, then row 0's; images come from the same rows.
+    assert len(dataset) == 3
+    assert [dataset.get_data_info(i)['tsv_row'] for i in range(3)] == [2, 2, 0]
+    info = dataset.get_data_info(2)
+    assert info['img_path'] == 'img_0.jpg'
+    assert np.abs(info['img'].astype(int) - gradient_image(0)).mean() < 3
+    np.testing.assert_allclose(dataset.get_data_info(1)['bbox_center'][0],
+                               labels[2][1]['center'], rtol=1e-6)
+    with pytest.raises(ValueError, match=r'row 1: the label must be a non-empty JSON list'):
+        MeshTSVDataset(data_root=str(tmp_path), ann_file='train.label.tsv',
+                       img_file='train.img.tsv')
+    for text, pattern in (('3\n', r'line 0: row 3 outside the 3 rows'),
+                          ('x\n', r"line 0: expected a row index, got 'x'"),
+                          ('\n', 'lists no rows')):
+        (tmp_path / 'smpl' / 'train.linelist.tsv').write_text(text)
+        with pytest.raises(ValueError, match=pattern):
+            MeshTSVDataset(data_root=str(tmp_path), ann_file='train.label.tsv',
+                           img_file='train.img.tsv', linelist_file='smpl/train.linelist.tsv')
+    with pytest.raises(FileNotFoundError, match=r'linelist .*missing\.tsv: file not found'):
+        MeshTSVDataset(data_root=str(tmp_path), ann_file='train.label.tsv',
+                       img_file='train.img.tsv', linelist_file='missing.tsv')
+
+
+def test_tsv_dataset_from_a_metro_yaml(tmp_path):
+    rng = np.random.default_rng(13)
+    labels = [[metro_person(rng, 1)], [metro_person(rng, 0)]]
+    folder = tmp_path / 'valid_protocol2'
+    folder.mkdir()
+    write_metro(folder, labels)
+    (folder / 'train.linelist.tsv').write_text('1\n')
+    # Paths relative to the yaml's folder, as the released yaml files give them.
+    (tmp_path / 'valid.protocol2.yaml').write_text(
+        'img: valid_protocol2/train.img.tsv\nlabel: valid_protocol2/train.label.tsv\n'
+        'linelist: valid_protocol2/train.linelist.tsv\nhw: not/needed.tsv\n')
+    dataset = MeshTSVDataset(data_root=str(tmp_path), yaml_file='valid.protocol2.yaml')
+    assert len(dataset) == 1
+    info = dataset.get_data_info(0)
+    assert info['tsv_row'] == 1 and info['img_path'] == 'img_1.jpg'
+    np.testing.assert_allclose(info['bbox_center'][0], labels[1][0]['center'], rtol=1e-6)
+    (tmp_path / 'all.yaml').write_text('img: valid_protocol2/train.img.tsv\n'
+                                       'label: valid_protocol2/train.label.tsv\n')
+    assert len(MeshTSVDataset(data_root=str(tmp_path), yaml_file='all.yaml')) == 2
+    for text, error, pattern in (
+            ('composite: true\nimg: [a, b]\n', ValueError, 'composite yaml lists several'),
+            ('img: valid_protocol2/train.img.tsv\n', KeyError, 'missing key "label"'),
+            ('img: gone.tsv\nlabel: x\n', FileNotFoundError, '"img" names gone.tsv')):
+        (tmp_path / 'bad.yaml').write_text(text)
+        with pytest.raises(error, match=pattern):
+            MeshTSVDataset(data_root=str(tmp_path), yaml_file='bad.yaml')
+    with pytest.raises(ValueError, match='either yaml_file or img_file'):
+        MeshTSVDataset(yaml_file='a.yaml', img_file='b.tsv')
+
+
 # ---------------------------------------------------------------------------------------------
 def write_freihand(root, split: str, num: int, versions: int, with_mano: bool = True):
     """A FreiHAND split of ``num`` annotations and ``versions`` images of each."""
@@ -411,6 +476,18 @@ def test_freihand_without_mano_and_pipeline(tmp_path):
     (tmp_path / 'evaluation_xyz.json').write_text(json.dumps(bad.tolist()))  # writes NaN
     with pytest.raises(ValueError, match=r'evaluation sample 1, evaluation_xyz\.json: .*NaN'):
         FreiHANDMeshDataset(split='evaluation', data_root=str(tmp_path))
+
+
+def test_freihand_whole_image_bbox(tmp_path):
+    write_freihand(tmp_path, 'training', num=2, versions=1)
+    dataset = FreiHANDMeshDataset(split='training', data_root=str(tmp_path),
+                                  full_image_size=(224, 224))
+    for index in range(2):
+        info = dataset.get_data_info(index)
+        np.testing.assert_array_equal(info['bbox'], [[0, 0, 224, 224]])
+        np.testing.assert_array_equal(info['bbox_center'], [[112, 112]])
+    with pytest.raises(ValueError, match=r'full_image_size must be a positive \(w, h\)'):
+        FreiHANDMeshDataset(split='training', data_root=str(tmp_path), full_image_size=(0, 5))
 
 
 # ---------------------------------------------------------------------------------------------

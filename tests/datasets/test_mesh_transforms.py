@@ -368,3 +368,22 @@ def test_flip_axis_angle_pose_is_an_involution_with_known_pelvis():
     np.testing.assert_array_equal(once[0, :3], [0, -1, -2])
     np.testing.assert_array_equal(once[0, 3:6], [6, -7, -8])  # L_Hip <- R_Hip mirrored
     np.testing.assert_array_equal(flip_axis_angle_pose(once, SMPL_24.flip_permutation), pose)
+
+
+def test_gt_vertices_rotate_with_the_joints_are_packed_and_refuse_a_flip():
+    rng = np.random.default_rng(5)
+    sample = make_sample(31)
+    # Vertices placed on the joints, so rotating them must give the rotated joints.
+    sample['vertices'] = np.concatenate([sample['joints_3d'],
+                                         rng.normal(size=(1, 6, 3)) + [0, 0, 4.0]], 1)
+    with pytest.raises(ValueError, match='GT vertices, which cannot be mirrored'):
+        MeshRandomFlip.flip(copy_sample(sample))
+    rotated = MeshRandomScaleRotation.scale_rotate(copy_sample(sample), 1.0, 35.0)
+    np.testing.assert_allclose(rotated['vertices'][:, :24], rotated['joints_3d'], atol=1e-6)
+    assert not np.allclose(rotated['vertices'], sample['vertices'])
+    packed = PackMeshInputs(joint_indices=J24_TO_J14)(MeshTopdownAffine()(rotated))
+    gt = packed['data_samples'].gt_instances
+    assert gt.vertices.shape == (1, 30, 3) and gt.vertices.dtype == np.float32
+    np.testing.assert_allclose(gt.vertices, rotated['vertices'], rtol=1e-6)
+    without = PackMeshInputs(joint_indices=J24_TO_J14)(MeshTopdownAffine()(make_sample(31)))
+    assert 'vertices' not in without['data_samples'].gt_instances

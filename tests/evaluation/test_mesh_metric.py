@@ -107,12 +107,14 @@ def test_mpvpe_of_a_known_offset_is_the_offset():
 
 def test_samples_without_ground_truth_are_excluded_and_counted():
     samples = random_body_samples(5)
-    samples[1].gt_instances.has_smpl[:] = 0
     samples[2].gt_instances.has_joints_3d[:] = 0
     samples[3].gt_instances.joints_3d_visible[0, 2] = 0  # a hip unseen: no root, no MPJPE
     full = MeshMetric(mode='body')
     per_sample = [full._sample_errors(s.pred_instances, s.gt_instances,
                                       s.gt_instances.vertices[0]) for s in samples]
+    # Sample 1 has no GT mesh: neither SMPL parameters nor vertices.
+    samples[1].gt_instances.has_smpl[:] = 0
+    del samples[1].gt_instances.vertices
     bare = PoseDataSample()  # inference on a bare image: no gt_instances at all
     bare.pred_instances = samples[0].pred_instances.clone()
     out = run_metric(MeshMetric(mode='body'), samples + [bare])
@@ -124,9 +126,15 @@ def test_samples_without_ground_truth_are_excluded_and_counted():
     assert out['MPJPE'] == pytest.approx(np.mean([per_sample[i]['MPJPE'] for i in (0, 1, 4)]))
     assert out['PA-MPJPE'] == pytest.approx(
         np.mean([per_sample[i]['PA-MPJPE'] for i in (0, 1, 3, 4)]))
+    # Given vertices are the GT mesh even where has_smpl (the body-model parameters) is 0,
+    # as FreiHAND's vertices without its MANO file.
+    samples[1].gt_instances.vertices = samples[0].gt_instances.vertices.copy()
+    out = run_metric(MeshMetric(mode='body'), samples)
+    assert out['PA-MPVPE_count'] == 5
     # No sample has the GT: the metric is absent, its count is 0.
     for sample in samples:
         sample.gt_instances.has_smpl[:] = 0
+        del sample.gt_instances.vertices
     out = run_metric(MeshMetric(mode='body'), samples)
     assert 'MPVPE' not in out and out['MPVPE_count'] == 0
 

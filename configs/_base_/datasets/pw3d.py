@@ -1,13 +1,39 @@
-# 3DPW fine-tuning data: 3DPW train, tested on 3DPW test (MPVPE, MPJPE, PA-MPJPE; GT
-# meshes from the neutral SMPL model).
+# 3DPW fine-tuning data: 3DPW train, tested on 3DPW test (MPVPE, MPJPE, PA-MPJPE; GT meshes
+# from the neutral SMPL model), read from METRO / FastMETRO's TSV release as the released
+# recipe (3dpw/train.yaml, 3dpw/test_has_gender.yaml). For SPIN / MMPose 0.x npz files list
+# './_base_/datasets/pw3d_npz.py' in place of this file (same names).
 #
-# PLACEHOLDERS: the mesh datasets, their 3D-consistent pipelines and the mesh metric belong
-# to the datasets issue, which replaces these four variables; the dataloader sections below
-# stay. Until then a runner stops with "... is not in the mmpose::dataset registry", naming
-# the placeholder.
-train_dataset = dict(type='PLACEHOLDER_PW3DTrainDataset')
-val_dataset = dict(type='PLACEHOLDER_PW3DTestDataset')
-val_evaluator = dict(type='PLACEHOLDER_MeshMetric')
+# Layout under data/ (METRO's 3dpw folder):
+#   data/3dpw/   train.yaml + train.{img,label,linelist}.tsv,
+#                test_has_gender.yaml + has_gender/test.{img,label,linelist}.tsv
+#   data/body_models/   smpl/SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy (as the model)
+_base_ = ['./body_pipelines.py']
+
+pw3d_data_root = 'data/3dpw'
+
+# The released recipe's yaml files, which name the TSVs.
+train_dataset = dict(
+    type='MeshTSVDataset',
+    data_root=pw3d_data_root,
+    yaml_file='train.yaml',
+    pipeline={{_base_.body_train_pipeline}})
+val_dataset = dict(
+    type='MeshTSVDataset',
+    data_root=pw3d_data_root,
+    yaml_file='test_has_gender.yaml',
+    test_mode=True,
+    pipeline={{_base_.body_test_pipeline}})
+
+# The released 3DPW evaluation: as Human3.6M protocol 2 (14 regressed joints, GT joints from
+# the annotation, mid-hip centred), plus MPVPE against the GT mesh posed from the GT SMPL
+# parameters by the NEUTRAL model whatever the annotated gender, each mesh centred on its
+# own regressed pelvis.
+val_evaluator = dict(
+    type='MeshMetric',
+    mode='body',
+    joint_regressor_file='data/body_models/J_regressor_h36m_correct.npy',
+    gt_joints_source='annotation',
+    body_model=dict(model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl'))
 test_evaluator = val_evaluator
 
 # 16 images per GPU on 4 GPUs (auto_scale_lr.base_batch_size = 64).

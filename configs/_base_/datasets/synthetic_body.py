@@ -23,8 +23,8 @@ synthetic_train_pipeline = [
     dict(type='MeshRandomFlip', prob=0.5),
     dict(type='MeshRandomScaleRotation', scale_factor=0.25, rotate_factor=30.0,
          rotate_max=60.0, rotate_prob=0.4),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
     dict(type='MeshTopdownAffine', input_size=synthetic_input_size),
+    dict(type='RandomChannelNoise', noise_factor=0.4),
     dict(type='PackMeshInputs', joint_indices=synthetic_j24_to_j14),
 ]
 synthetic_test_pipeline = [

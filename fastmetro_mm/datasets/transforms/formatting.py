@@ -4,8 +4,11 @@ The packed ``gt_instances`` hold exactly what ``FastMETROHead`` reads (leading i
 of 1): ``keypoints`` (1, K, 2) in crop pixels of the model input, ``keypoints_visible``
 (1, K), ``joints_3d`` (1, K, 3) metres, ``joints_3d_visible`` (1, K), ``smpl_pose`` (1, P)
 axis-angle (P = 72 for SMPL, 48 for MANO), ``smpl_betas`` (1, b), and int64 ``has_smpl``,
-``has_joints_3d``, ``gender`` (1,). A sample without some ground truth (inference on a bare
-image and bbox) gets zeros for it with ``has_*`` = 0 and zero visibility: nothing is invented.
+``has_joints_3d``, ``gender`` (1,), and, when the sample holds a GT mesh (FreiHAND's
+``*_verts.json`` with ``load_vertices=True``), ``vertices`` (1, V, 3) metres, which
+``MeshMetric`` prefers to posing the body model. A sample without some ground truth
+(inference on a bare image and bbox) gets zeros for it with ``has_*`` = 0 and zero visibility:
+nothing is invented.
 """
 from __future__ import annotations
 
@@ -82,6 +85,7 @@ class PackMeshInputs(PackPoseInputs):
         has_smpl='has_smpl',
         has_joints_3d='has_joints_3d',
         gender='gender',
+        vertices='vertices',
     )
 
     def __init__(self,
@@ -201,6 +205,8 @@ class PackMeshInputs(PackPoseInputs):
         packed['gender'] = (np.zeros(1, np.int64) if results.get('gender') is None
                             else _flag(results, 'gender'))
         packed.pop('mano_pose', None)
+        if results.get('vertices') is not None:
+            packed['vertices'] = _array(results, 'vertices', np.float32, (1, None, 3))
         if packed['keypoints'].shape[1] != packed['joints_3d'].shape[1]:
             raise ValueError(f'{_NAME}: {packed["keypoints"].shape[1]} 2D joints but '
                              f'{packed["joints_3d"].shape[1]} 3D joints; the head needs the '

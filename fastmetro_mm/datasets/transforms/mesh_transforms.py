@@ -105,6 +105,10 @@ class MeshRandomFlip(BaseTransform):
         if results.get('mano_pose') is not None:
             raise ValueError('MeshRandomFlip: the sample has mano_pose; a flipped right hand '
                              'is a left hand, so hand pipelines must not use MeshRandomFlip')
+        if results.get('vertices') is not None:
+            # Mirroring a mesh needs its left/right vertex correspondence, which no sample has.
+            raise ValueError('MeshRandomFlip: the sample has GT vertices, which cannot be '
+                             'mirrored; load them for evaluation only (no flip)')
         img = _image_of(results, 'MeshRandomFlip')
         height, width = img.shape[:2]
         results['img'] = imflip(img, direction='horizontal')
@@ -161,7 +165,7 @@ class MeshRandomScaleRotation(BaseTransform):
     Defaults are the body's; the hand uses ``rotate_factor=90, rotate_max=180``.
 
     Required keys: bbox_scale.
-    Modified keys: bbox_scale, joints_3d, smpl_pose, mano_pose (optional).
+    Modified keys: bbox_scale, joints_3d, vertices, smpl_pose, mano_pose (optional).
     Added keys: bbox_rotation (1,) degrees.
 
     Args:
@@ -219,8 +223,9 @@ class MeshRandomScaleRotation(BaseTransform):
         if angle == 0.0:
             return results
         rotation = camera_z_rotation(angle)
-        if results.get('joints_3d') is not None:
-            results['joints_3d'] = rotate_points(results['joints_3d'], rotation)
+        for key in ('joints_3d', 'vertices'):
+            if results.get(key) is not None:
+                results[key] = rotate_points(results[key], rotation)
         for key in POSE_KEYS:
             if results.get(key) is not None:
                 results[key] = rotate_global_orient(results[key], rotation)

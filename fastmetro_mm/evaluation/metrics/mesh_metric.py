@@ -110,9 +110,10 @@ class MeshMetric(BaseMetric):
     Inputs per data sample (numpy or tensors, leading instance axis 1): ``pred_instances``
     with ``vertices`` (1, V, 3) and ``keypoints_3d`` (1, K, 3) in metres; ``gt_instances``
     with ``joints_3d`` (1, K, 3) + ``joints_3d_visible`` (1, K) + ``has_joints_3d`` (1,),
-    and ``has_smpl`` (1,) with either ``vertices`` (1, V, 3) or ``smpl_pose`` / ``smpl_betas``
-    turned into a mesh by ``body_model``. Missing visibility means all visible; a missing
-    flag means "available" exactly when the data it flags is present.
+    and a GT mesh: ``vertices`` (1, V, 3) when given (whatever ``has_smpl`` says, since it
+    flags the body-model parameters), else ``smpl_pose`` / ``smpl_betas`` turned into a mesh
+    by ``body_model`` when ``has_smpl`` (1,) is set. Missing visibility means all visible; a
+    missing flag means "available" exactly when the data it flags is present.
 
     Joints: with a regressor (``joint_regressor_file``, or for the hand MANO's 21 joints from
     ``body_model``) both pred and GT joints are regressed from their meshes, rows
@@ -253,8 +254,9 @@ class MeshMetric(BaseMetric):
         for i, gt in enumerate(gts):
             vertices = _instance(gt, 'vertices', 'gt_instances')
             has_smpl = _instance(gt, 'has_smpl', 'gt_instances')
-            available = (bool(has_smpl) if has_smpl is not None else
-                         vertices is not None)
+            # Given GT vertices count even without body-model parameters (has_smpl 0), as
+            # FreiHAND's *_verts.json without *_mano.json.
+            available = vertices is not None or (has_smpl is not None and bool(has_smpl))
             meshes.append(vertices if available else None)
             if available and vertices is None:
                 missing = [k for k in ('smpl_pose', 'smpl_betas') if _get(gt, k) is None]
