@@ -2,6 +2,8 @@
 
 Usage:
     python tools/analysis/benchmark.py configs/fastmetro_s_r50_synthetic.py
+    python tools/analysis/benchmark.py \\
+        projects/metro_baseline/configs/table2/*.py      # several configs: a comparison too
     python tools/analysis/benchmark.py configs/fastmetro_l_h64_h36m.py --device cuda \\
         --dtype bf16 --compile --batch-sizes 1 32
     python tools/analysis/benchmark.py configs/fastmetro_m_r50_h36m.py \\
@@ -16,6 +18,10 @@ on them), then prints
   images per second (throughput), for the head alone on a random feature map of the
   backbone's output shape, and for the whole model (backbone, neck, head) on random
   images. Post-processing (joint regression, projection, numpy conversion) is not timed.
+
+With several configs, each gets its report and a last table compares them side by side (the
+paper's Table 2 layout: backbone, transformer-head and total parameters, latency at batch 1,
+throughput at the largest batch), all measured in the same process on the same machine.
 
 ``--dtype bf16`` runs under ``torch.autocast`` (weights stay float32, as in mixed-precision
 training); ``--compile`` wraps each timed callable in ``torch.compile`` and excludes the
@@ -43,7 +49,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='model config file')
+    parser.add_argument('config', nargs='+',
+                        help='model config file(s); several add a comparison table')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
                         help='bf16 runs the forward passes under torch.autocast')
@@ -177,6 +184,35 @@ def format_table(config: str, counts: Dict[str, int], rows: List[Dict[str, objec
     return '\n'.join(lines)
 
 
+def format_comparison(results: List[Dict[str, object]], setting: str) -> str:
+    """One line per config: parameters (millions), latency at the smallest batch and
+    throughput at the largest, for the head alone and the whole model.
+
+    Args:
+        results: per config, ``name``, ``counts`` (count_parameters) and ``rows`` (benchmark).
+        setting: the measurement setting, printed in the title.
+    """
+    first = results[0]['rows']
+    small = min(row['batch'] for row in first)
+    large = max(row['batch'] for row in first)
+    width = max(12, max(len(str(r['name'])) for r in results) + 2)
+    lines = [f'comparison  [{setting}]', '',
+             f'{"model":<{width}}{"backbone M":>11}{"head M":>9}{"total M":>9}'
+             f'{f"head ms B={small}":>15}{f"model ms B={small}":>16}{f"FPS B={small}":>11}'
+             f'{f"img/s B={large}":>13}']
+    for result in results:
+        counts = result['counts']
+        rows = {(row['part'], row['batch']): row for row in result['rows']}
+        model_small = rows[('model', small)]
+        lines.append(
+            f'{result["name"]:<{width}}{(counts["backbone"] + counts["neck"]) / 1e6:>11.1f}'
+            f'{counts["head"] / 1e6:>9.1f}{counts["total"] / 1e6:>9.1f}'
+            f'{rows[("head", small)]["latency_ms"]:>15.1f}{model_small["latency_ms"]:>16.1f}'
+            f'{1000.0 * small / model_small["latency_ms"]:>11.1f}'
+            f'{rows[("model", large)]["throughput"]:>13.1f}')
+    return '\n'.join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -185,14 +221,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model = build_model(args.config, args.cfg_options, device)
-    counts = count_parameters(model)
-    rows = benchmark(model, device, DTYPES[args.dtype], args.compile, args.batch_sizes,
-                     args.input_size, args.warmup, args.repeats)
     threads = f', {torch.get_num_threads()} threads' if device.type == 'cpu' else ''
     setting = (f'{args.device}{threads}, {args.dtype}, '
                f'{"torch.compile" if args.compile else "eager"}, median of {args.repeats}')
-    print(format_table(args.config, counts, rows, setting))
+    results = []
+    for index, config in enumerate(args.config):
+        model = build_model(config, args.cfg_options, device)
+        counts = count_parameters(model)
+        rows = benchmark(model, device, DTYPES[args.dtype], args.compile, args.batch_sizes,
+                         args.input_size, args.warmup, args.repeats)
+        del model  # one model in memory at a time
+        print(('\n' if index else '') + format_table(config, counts, rows, setting),
+              flush=True)
+        results.append(dict(name=osp.splitext(osp.basename(config))[0], counts=counts,
+                            rows=rows))
+    if len(results) > 1:
+        print('\n' + format_comparison(results, setting))
     return 0
 
 
