@@ -19,8 +19,10 @@ three parts; each maps onto the estimator as follows:
   :func:`fastmetro_mm.models.official_key_map.convert_official_network_state_dict` and put
   under ``head.network.``.
 - ``smpl_parameter_regressor.*`` (optional, GraphCMR's SMPL parameter regressor): moves to
-  ``head.smpl_regressor.`` with the inner names unchanged (``regressor.{0..3}...``), so the
-  head's regressor module must keep GraphCMR's layout.
+  ``head.smpl_regressor.`` (:class:`SMPLParameterRegressor`), renamed by
+  :func:`~fastmetro_mm.models.official_key_map.official_smpl_regressor_to_ours`
+  (``regressor.0.fc_block.0`` -> ``input_layer``, ``regressor.1.fc_block.3`` ->
+  ``res_blocks.0.fc2``, ``regressor.3`` -> ``output_layer``...).
 
 The conversion is strict: every source key is used once, every target key is filled, every
 shape matches; :class:`ConversionResult` lists what is not.
@@ -35,7 +37,8 @@ import torch
 
 from .official_key_map import (OFFICIAL_DECODER_LAYER_MAP, OFFICIAL_ENCODER_LAYER_MAP,
                                OFFICIAL_MODULE_MAP, convert_official_network_state_dict,
-                               official_to_ours)
+                               official_smpl_regressor_to_ours, official_to_ours,
+                               ours_to_official_smpl_regressor)
 
 BACKBONE_RESNET50 = 'resnet50'
 BACKBONE_HRNET_W64 = 'hrnet_w64'
@@ -112,11 +115,17 @@ def hrnet_w64_key(key: str) -> str:
 
 
 def smpl_regressor_key(key: str) -> str:
-    """``smpl_parameter_regressor.X`` -> ``head.smpl_regressor.X``."""
+    """``smpl_parameter_regressor.regressor.1.fc_block.0.weight`` ->
+    ``head.smpl_regressor.res_blocks.0.fc1.weight`` (see the key map).
+
+    Raises:
+        KeyError: for a key without the prefix or outside the released layout.
+    """
     if not key.startswith(OFFICIAL_SMPL_REGRESSOR_PREFIX):
         raise KeyError(f'{key!r} is not an official SMPL parameter regressor key '
                        f'(expected the prefix {OFFICIAL_SMPL_REGRESSOR_PREFIX!r})')
-    return SMPL_REGRESSOR_PREFIX + key[len(OFFICIAL_SMPL_REGRESSOR_PREFIX):]
+    return SMPL_REGRESSOR_PREFIX + official_smpl_regressor_to_ours(
+        key[len(OFFICIAL_SMPL_REGRESSOR_PREFIX):])
 
 
 BACKBONE_KEY_MAPS: Dict[str, Callable[[str], str]] = {
@@ -232,7 +241,10 @@ def _hints(source: Mapping[str, torch.Tensor], target: Mapping[str, Shape],
     if source_smpl != target_smpl:
         hints.append('the checkpoint has ' + ('an' if source_smpl else 'no') +
                      ' SMPL parameter regressor but the target model has ' +
-                     ('none' if source_smpl else 'one') + ' (head.smpl_regressor)')
+                     ('none' if source_smpl else 'one') + ' (head.smpl_regressor); use '
+                     + ('a config with model.head.smpl_regressor=dict(), e.g. '
+                        'configs/official/fastmetro_l_h64_h36m_smpl_release.py'
+                        if source_smpl else 'a config without model.head.smpl_regressor'))
     return hints
 
 
@@ -335,7 +347,8 @@ def expected_official_key(target_key: str, backbone: str) -> Optional[str]:
         The official key, or None for a key no official checkpoint holds.
     """
     if target_key.startswith(SMPL_REGRESSOR_PREFIX):
-        return OFFICIAL_SMPL_REGRESSOR_PREFIX + target_key[len(SMPL_REGRESSOR_PREFIX):]
+        official = ours_to_official_smpl_regressor(target_key[len(SMPL_REGRESSOR_PREFIX):])
+        return None if official is None else OFFICIAL_SMPL_REGRESSOR_PREFIX + official
     if target_key.startswith(NETWORK_PREFIX):
         return _official_network_key(target_key[len(NETWORK_PREFIX):])
     if target_key.startswith('neck.'):

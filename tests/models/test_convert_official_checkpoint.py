@@ -21,6 +21,7 @@ from torch import nn
 
 import fastmetro_mm.models.necks  # noqa: F401  (registers HRNetClassificationNeck)
 from fastmetro_mm.models.fastmetro_network import FastMETRONetwork
+from fastmetro_mm.models.smpl_parameter_regressor import SMPLParameterRegressor
 from fastmetro_mm.models.official_checkpoint import (OfficialCheckpointError,
                                                      convert_official_state_dict,
                                                      expected_official_key, target_shapes_of)
@@ -172,7 +173,7 @@ def test_body_l_h64_drops_only_the_unused_classifier(hrnet_w64, with_smpl):
     if with_smpl:
         official.update(_shapes(_smpl_regressor(), 'smpl_parameter_regressor.'))
         _check_official(official, 'body_L_smpl')
-        target.update(_shapes(_smpl_regressor(), 'head.smpl_regressor.'))
+        target.update(_shapes(SMPLParameterRegressor(), 'head.smpl_regressor.'))
     source = dict(backbone_source, **_random_state_dict(official, seed=3))
     result = convert_official_state_dict(source, target)
     assert result.ok, result.report()
@@ -184,8 +185,45 @@ def test_body_l_h64_drops_only_the_unused_classifier(hrnet_w64, with_smpl):
     assert result.state_dict['backbone.stage4.2.fuse_layers.3.0.2.0.weight'] is \
         source['backbone.stage4.2.fuse_layers.3.0.2.0.weight']
     if with_smpl:
-        assert result.state_dict['head.smpl_regressor.regressor.3.weight'] is \
-            source['smpl_parameter_regressor.regressor.3.weight']
+        pairs = {'output_layer.weight': 'regressor.3.weight',
+                 'input_layer.bias': 'regressor.0.fc_block.0.bias',
+                 'input_norm.running_var': 'regressor.0.fc_block.1.running_var',
+                 'res_blocks.0.fc2.weight': 'regressor.1.fc_block.3.weight',
+                 'res_blocks.1.norm2.num_batches_tracked':
+                 'regressor.2.fc_block.4.num_batches_tracked'}
+        for ours, theirs in pairs.items():
+            assert result.state_dict['head.smpl_regressor.' + ours] is \
+                source['smpl_parameter_regressor.' + theirs]
+
+
+def test_smpl_regressor_strictness(hrnet_w64):
+    """Missing, extra and unexpected regressor keys, and a config without the regressor."""
+    backbone_source, backbone_target = hrnet_w64
+    network = _network(BODY, 'S', seed=0)
+    official = dict(_official_network(network, 'body_S'),
+                    **_shapes(_smpl_regressor(), 'smpl_parameter_regressor.'))
+    source = dict(backbone_source, **_random_state_dict(official, seed=5))
+    target = dict(backbone_target, **_shapes(network, 'head.network.'),
+                  **_shapes(SMPLParameterRegressor(), 'head.smpl_regressor.'))
+    assert convert_official_state_dict(source, target).ok
+
+    broken = {key: value for key, value in source.items()
+              if key != 'smpl_parameter_regressor.regressor.2.fc_block.1.running_mean'}
+    broken['smpl_parameter_regressor.regressor.1.fc_block.2.weight'] = torch.zeros(1)
+    message = _failure(broken, target)
+    assert "head.smpl_regressor.res_blocks.1.norm1.running_mean (from official " \
+           "'smpl_parameter_regressor.regressor.2.fc_block.1.running_mean')" in message
+    assert "smpl_parameter_regressor.regressor.1.fc_block.2.weight: no mapping" in message
+
+    without = {key: shape for key, shape in target.items()
+               if not key.startswith('head.smpl_regressor.')}
+    message = _failure(source, without)
+    assert "maps to 'head.smpl_regressor.output_layer.weight', which the target model does " \
+           "not have" in message
+    assert 'checkpoint has an SMPL parameter regressor but the target model has none' in message
+    message = _failure({key: value for key, value in source.items()
+                        if not key.startswith('smpl_parameter_regressor.')}, target)
+    assert 'missing target keys (37)' in message and 'has no SMPL parameter regressor' in message
 
 
 def test_hand_l_h64_with_the_classifier_in_the_target(hrnet_w64):

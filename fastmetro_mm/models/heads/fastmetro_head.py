@@ -5,6 +5,8 @@ pieces around it, all read from files named in the config and never checkpointed
 hierarchy (attention mask, up-sampling, GT mesh down-sampling), the body model that turns
 GT pose and shape into GT meshes, and the joint regressor used for the loss and for the
 reported 3D keypoints (H36M -> 14 joints for the body, MANO's 21 joints for the hand).
+Optionally (body only) it also owns the released SMPL parameter regressor
+(``self.smpl_regressor``), which reads the detached intermediate mesh.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from mmengine.structures import InstanceData
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from smplx.lbs import batch_rodrigues
 from torch import Tensor, nn
 
 from fastmetro_mm.mesh.body_model import SMPL_GENDERS, BodyModel
@@ -27,6 +30,10 @@ from fastmetro_mm.mesh.joint_regressor import JointRegressor
 from fastmetro_mm.mesh.joint_sets import (H36M_TO_J14, J14, MANO_21,
                                           MANO_FINGERTIP_VERTEX_IDS, JointSet)
 from fastmetro_mm.models.fastmetro_network import FastMETRONetwork
+from fastmetro_mm.models.heads.sample_fields import (gather_instances, input_sizes,
+                                                     instance_field)
+from fastmetro_mm.models.losses import SMPLParameterLoss  # noqa: F401
+from fastmetro_mm.models.smpl_parameter_regressor import SMPLParameterRegressor  # noqa: F401
 
 Feats = Union[Tensor, Sequence[Tensor]]
 
@@ -93,6 +100,16 @@ class FastMETROHead(BaseHead):
             ``gender`` (0 neutral, 1 male, 2 female); needs a model folder holding all
             three files. Off by default: the released code uses the neutral model.
         loss: loss config; a ``MeshLoss`` gets this mesh type's root joints.
+        smpl_regressor: body only: config of the released option that regresses SMPL
+            rotations and betas from the detached intermediate (1723-vertex) mesh, e.g.
+            ``dict()`` for :class:`SMPLParameterRegressor` with the released sizes; its
+            ``num_vertices`` and ``num_joints`` default to the hierarchy's and the body
+            model's. None (default): no regressor.
+        smpl_loss: loss of the regressor's outputs (with ``smpl_regressor`` only); a
+            ``SMPLParameterLoss`` gets the body root joints.
+        mesh_loss_scale: factor on every term of ``loss``. The released code trains the
+            regressor on Human3.6M with 1e-8 (mostly the regressor learns) and fine-tunes
+            on 3DPW with 1.
         init_cfg: MMEngine init config; None keeps the network's own (Xavier) init.
     """
 
@@ -111,6 +128,9 @@ class FastMETROHead(BaseHead):
                  network_cfg: OptConfigType = None,
                  use_sample_gender: bool = False,
                  loss: ConfigType = dict(type='MeshLoss'),
+                 smpl_regressor: OptConfigType = None,
+                 smpl_loss: ConfigType = dict(type='SMPLParameterLoss'),
+                 mesh_loss_scale: float = 1.0,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         if mesh_type not in MESH_PRESETS:
@@ -173,6 +193,41 @@ class FastMETROHead(BaseHead):
                 raise ValueError(f'FastMETROHead: the loss regularises the {level!r} mesh, '
                                  f'which a {mesh_type} model does not have')
             self.loss_module.set_faces(hierarchy.faces[level_of[level]])
+        if mesh_loss_scale < 0:
+            raise ValueError(f'FastMETROHead: mesh_loss_scale must be >= 0, got '
+                             f'{mesh_loss_scale}')
+        self.mesh_loss_scale = float(mesh_loss_scale)
+        self.smpl_regressor: Optional[nn.Module] = None
+        self.smpl_loss_module: Optional[nn.Module] = None
+        if smpl_regressor is not None:
+            self._build_smpl_regressor(smpl_regressor, smpl_loss)
+
+    def _build_smpl_regressor(self, cfg: Mapping[str, Any], loss: Mapping[str, Any]) -> None:
+        """Builds the SMPL parameter regressor on the intermediate mesh, and its loss."""
+        if self.mesh_type != 'body' or len(self.vertex_counts) != 3:
+            raise ValueError('FastMETROHead: smpl_regressor needs a body head with an '
+                             f'intermediate mesh level; this is a {self.mesh_type} head with '
+                             f'levels {self.vertex_counts}')
+        model = self.body_models[self.default_gender]
+        cfg = dict(cfg)
+        cfg.setdefault('type', 'SMPLParameterRegressor')
+        cfg.setdefault('num_vertices', self.vertex_counts[1])
+        cfg.setdefault('num_joints', model.num_joints)
+        cfg.setdefault('num_betas', min(10, model.num_betas))
+        if (cfg['num_vertices'], cfg['num_joints']) != (self.vertex_counts[1],
+                                                         model.num_joints):
+            raise ValueError(
+                f"FastMETROHead: smpl_regressor num_vertices={cfg['num_vertices']}, "
+                f"num_joints={cfg['num_joints']}, but the intermediate mesh has "
+                f'{self.vertex_counts[1]} vertices and the body model {model.num_joints} joints')
+        if cfg['num_betas'] > model.num_betas:
+            raise ValueError(f"FastMETROHead: smpl_regressor num_betas={cfg['num_betas']} but "
+                             f'the body model {model.model_path} has {model.num_betas}')
+        self.smpl_regressor = MODELS.build(cfg)
+        loss = dict(loss)
+        if loss.get('type') == 'SMPLParameterLoss':
+            loss.setdefault('root_indices', self.root_indices)
+        self.smpl_loss_module = MODELS.build(loss)
 
     def _build_body_models(self, cfg: Mapping[str, Any], preset: MeshPreset,
                            use_sample_gender: bool, hierarchy_file: str) -> None:
@@ -241,10 +296,30 @@ class FastMETROHead(BaseHead):
         Returns:
             The network's dict: 'pred_cam' (B, 3), 'pred_3d_joints' (B, K, 3),
             'pred_3d_vertices_coarse' (B, N, 3), ['pred_3d_vertices_intermediate'],
-            'pred_3d_vertices_fine' (B, V, 3), ['attention'].
+            'pred_3d_vertices_fine' (B, V, 3), ['attention']; with the SMPL regressor,
+            'pred_smpl_rotmat' (B, 24, 3, 3) and 'pred_smpl_betas' (B, 10), regressed from
+            the detached intermediate mesh.
         """
         features = feats[-1] if isinstance(feats, (tuple, list)) else feats
-        return self.network(features, return_attention=return_attention)
+        out = self.network(features, return_attention=return_attention)
+        if self.smpl_regressor is not None:
+            # Detached, as released: the regressor's loss must not move the network.
+            rotmats, betas = self.smpl_regressor(out['pred_3d_vertices_intermediate'].detach())
+            out['pred_smpl_rotmat'], out['pred_smpl_betas'] = rotmats, betas
+        return out
+
+    def smpl_mesh(self, rotmats: Tensor, betas: Tensor) -> Tuple[Tensor, Tensor]:
+        """The body model's mesh of regressed SMPL parameters and its regressed joints.
+
+        Args:
+            rotmats: (B, 24, 3, 3) rotations, global orientation first.
+            betas: (B, b) shape coefficients.
+
+        Returns:
+            vertices (B, V, 3) and joints (B, K, 3), not centred.
+        """
+        vertices = self.body_models[self.default_gender](rotmats, betas).vertices
+        return vertices, self.joint_regressor(vertices)
 
     def predict(self,
                 feats: Feats,
@@ -256,6 +331,7 @@ class FastMETROHead(BaseHead):
             feats: backbone/neck outputs.
             batch_data_samples: B samples; ``metainfo['input_size']`` (w, h) is read.
             test_cfg: ``output_attention=True`` adds the decoder attention maps;
+                ``output_smpl_mesh=False`` leaves out ``smpl_vertices``;
                 ``flip_test`` is not supported.
 
         Returns:
@@ -265,6 +341,9 @@ class FastMETROHead(BaseHead):
             their projection in input-crop pixels; ``keypoint_scores`` (1, K) ones; with
             attention, ``decoder_self_attention`` (1, 2, L, K+N, K+N) and
             ``decoder_cross_attention`` (1, 2, L, K+N, hw) for transformers 1 and 2.
+            With the SMPL regressor: ``smpl_pose`` (1, 24, 3, 3) rotation matrices,
+            ``smpl_betas`` (1, 10) and ``smpl_vertices`` (1, V, 3), the body model's mesh of
+            those parameters centred like ``vertices`` (on its own regressed root).
         """
         if test_cfg.get('flip_test', False):
             raise ValueError('FastMETROHead does not support flip_test (the released '
@@ -281,7 +360,7 @@ class FastMETROHead(BaseHead):
         root = joints[:, list(self.root_indices)].mean(dim=1, keepdim=True)
         vertices, joints = vertices - root, joints - root
         cam = out['pred_cam'].float()
-        size = self._input_sizes(batch_data_samples, vertices.device)  # (B, 2)
+        size = input_sizes(batch_data_samples, vertices.device)  # (B, 2)
         keypoints = (weak_perspective_project(joints, cam) + 1.0) * 0.5 * size[:, None]
 
         arrays = {
@@ -291,6 +370,14 @@ class FastMETROHead(BaseHead):
             'keypoints': keypoints,
             'keypoint_scores': torch.ones_like(keypoints[..., 0]),
         }
+        if self.smpl_regressor is not None:
+            arrays['smpl_pose'] = out['pred_smpl_rotmat'].float()
+            arrays['smpl_betas'] = out['pred_smpl_betas'].float()
+            if test_cfg.get('output_smpl_mesh', True):
+                smpl_vertices, smpl_joints = self.smpl_mesh(arrays['smpl_pose'],
+                                                            arrays['smpl_betas'])
+                smpl_root = smpl_joints[:, list(self.root_indices)].mean(dim=1, keepdim=True)
+                arrays['smpl_vertices'] = smpl_vertices - smpl_root
         if output_attention:
             for name, key in (('decoder_self_attention', 'decoder_self_attn'),
                               ('decoder_cross_attention', 'decoder_cross_attn')):
@@ -318,7 +405,8 @@ class FastMETROHead(BaseHead):
             train_cfg: unused.
 
         Returns:
-            The loss module's dict of named, weighted terms.
+            The loss module's dict of named, weighted terms (each times
+            ``mesh_loss_scale``), and with the SMPL regressor the ``smpl_loss`` terms.
         """
         out = self.forward(feats)
         device = out['pred_cam'].device
@@ -327,7 +415,15 @@ class FastMETROHead(BaseHead):
         target = self._targets(batch_data_samples, device)
         pred = dict(out)
         pred['pred_3d_joints_from_mesh'] = self.joint_regressor(out['pred_3d_vertices_fine'])
-        return self.loss_module(pred, target)
+        losses = self.loss_module(pred, target)
+        if self.mesh_loss_scale != 1.0:
+            losses = {name: self.mesh_loss_scale * value for name, value in losses.items()}
+        if self.smpl_regressor is not None:
+            vertices, joints = self.smpl_mesh(out['pred_smpl_rotmat'], out['pred_smpl_betas'])
+            losses.update(self.smpl_loss_module(
+                dict(rotmats=out['pred_smpl_rotmat'], betas=out['pred_smpl_betas'],
+                     vertices=vertices, joints=joints, pred_cam=out['pred_cam']), target))
+        return losses
 
     # ------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -338,10 +434,10 @@ class FastMETROHead(BaseHead):
         pose_dim = 3 * model.num_joints
 
         def field(key: str, shape: Tuple[int, ...]) -> Tensor:
-            return self._gather(samples, key, shape, device)
+            return gather_instances(samples, key, shape, device)
 
         # Any number of shape coefficients up to the model's; all samples must agree.
-        num_betas = self._instance(samples[0], 'smpl_betas', 0, device).shape[-1]
+        num_betas = instance_field(samples[0], 'smpl_betas', 0, device).shape[-1]
         target = {
             'joints_3d': field('joints_3d', (num_joints, 3)),
             'joints_3d_visible': field('joints_3d_visible', (num_joints, )),
@@ -349,7 +445,7 @@ class FastMETROHead(BaseHead):
             'keypoints_2d_visible': field('keypoints_visible', (num_joints, )),
             'has_smpl': field('has_smpl', ()),
         }
-        size = self._input_sizes(samples, device)  # (B, 2) w, h
+        size = input_sizes(samples, device)  # (B, 2) w, h
         keypoints = field('keypoints', (num_joints, 2))
         target['keypoints_2d'] = keypoints / size[:, None] * 2.0 - 1.0
         pose = field('smpl_pose', (pose_dim, ))
@@ -374,43 +470,10 @@ class FastMETROHead(BaseHead):
         if self.intermediate_index is not None:
             target['vertices_intermediate'] = vertices[:, self.intermediate_index]
         target['joints_from_mesh'] = self.joint_regressor(vertices)
+        if self.smpl_regressor is not None:
+            # Samples without SMPL GT may hold anything; their rotations are never read.
+            safe_pose = torch.where(has_smpl[:, None], pose, torch.zeros_like(pose))
+            target['smpl_rotmats'] = batch_rodrigues(safe_pose.reshape(-1, 3)).reshape(
+                len(samples), -1, 3, 3)
+            target['smpl_betas'] = betas
         return target
-
-    @staticmethod
-    def _instance(sample: Any, key: str, index: int, device: torch.device) -> Tensor:
-        gt = sample.gt_instances
-        if key not in gt:
-            raise KeyError(f'FastMETROHead: data sample {index} has no gt_instances.{key}; '
-                           f'it has {sorted(gt.keys())}')
-        value = gt.get(key)
-        if isinstance(value, Tensor):
-            return value.to(device=device, dtype=torch.float32)
-        return torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-
-    def _gather(self, samples: Sequence[Any], key: str, shape: Tuple[int, ...],
-                device: torch.device) -> Tensor:
-        """(B,) + shape from per-sample (1,) + shape ``gt_instances`` values."""
-        values = []
-        for index, sample in enumerate(samples):
-            value = self._instance(sample, key, index, device)
-            if tuple(value.shape) != (1, ) + shape:
-                raise ValueError(f'FastMETROHead: data sample {index} gt_instances.{key} has '
-                                 f'shape {tuple(value.shape)}, expected {(1, ) + shape}')
-            values.append(value)
-        return torch.cat(values)
-
-    @staticmethod
-    def _input_sizes(samples: Sequence[Any], device: torch.device) -> Tensor:
-        """(B, 2) model input (w, h) from each sample's metainfo."""
-        sizes = []
-        for index, sample in enumerate(samples):
-            if 'input_size' not in sample.metainfo:
-                raise KeyError(f'FastMETROHead: data sample {index} has no '
-                               "metainfo['input_size'] (w, h); MMPose's TopdownAffine "
-                               'sets it')
-            size = np.asarray(sample.metainfo['input_size'], dtype=np.float32).reshape(-1)
-            if size.shape != (2, ):
-                raise ValueError(f'FastMETROHead: data sample {index} input_size '
-                                 f'{sample.metainfo["input_size"]} is not (w, h)')
-            sizes.append(size)
-        return torch.as_tensor(np.stack(sizes), device=device)

@@ -1,4 +1,5 @@
 """Losses registered in ``mmpose.registry.MODELS``."""
 from .mesh_loss import MeshLoss
+from .smpl_parameter_loss import SMPLParameterLoss
 
-__all__ = ['MeshLoss']
+__all__ = ['MeshLoss', 'SMPLParameterLoss']

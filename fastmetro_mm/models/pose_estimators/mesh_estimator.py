@@ -47,7 +47,9 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     (1, K, 2), mapped from crop to image pixels; ``keypoints_visible`` (the scores, as MMPose
     does), and ``bboxes`` / ``bbox_scores`` copied from ``gt_instances`` when present.
     ``test_cfg.output_keypoint_indices`` selects joints in every ``keypoint*`` field,
-    ``keypoints_3d`` included.
+    ``keypoints_3d`` included. Other 3D fields pass through unchanged, e.g. ``vertices``,
+    ``cam`` and, from a head with the SMPL parameter regressor, ``smpl_pose``
+    (1, 24, 3, 3), ``smpl_betas`` (1, 10) and ``smpl_vertices`` (1, V, 3).
     """
 
     def add_pred_to_datasample(self, batch_pred_instances: InstanceList,

@@ -1,0 +1,130 @@
+"""SMPL pose and shape from a predicted mesh (the released FastMETRO's optional regressor).
+
+The released code can regress SMPL parameters from the network's detached intermediate mesh
+(1723 vertices for SMPL), with GraphCMR's fully connected regressor: the flattened mesh
+goes through Linear + BatchNorm + ReLU to ``hidden_channels``, then residual blocks
+(Linear, BatchNorm, ReLU, Linear, BatchNorm, added to the input, ReLU), then one Linear to
+``num_joints * 9 + num_betas`` numbers: 3 x 3 matrices per joint (global orientation first)
+and the shape coefficients. The matrices are projected onto rotations through their SVD.
+With the released sizes (1723 vertices, 1024 hidden, 2 blocks, 24 joints, 10 betas) the
+module has 9,734,370 parameters.
+
+Module names differ from the released ones (``regressor.N.fc_block.M``);
+:mod:`fastmetro_mm.models.official_key_map` renames them.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+
+def project_to_rotation(matrices: Tensor) -> Tensor:
+    """Projects 3 x 3 matrices onto rotations as the released regressor does.
+
+    With ``M = U S V^T``, ``R = U V^T`` is the closest orthogonal matrix; when its determinant
+    is -1 the whole matrix is negated (the released code multiplies by the determinant),
+    which gives a rotation, though not the closest one in that case.
+
+    Args:
+        matrices: (..., 3, 3), any floating dtype; computed in at least float32 (SVD has no
+            half-precision kernels).
+
+    Returns:
+        (..., 3, 3) rotation matrices in the input's dtype.
+    """
+    if matrices.shape[-2:] != (3, 3):
+        raise ValueError(f'project_to_rotation: expected (..., 3, 3) matrices, got '
+                         f'{tuple(matrices.shape)}')
+    work_dtype = torch.promote_types(matrices.dtype, torch.float32)
+    with torch.autocast(device_type=matrices.device.type, enabled=False):
+        u, _, vh = torch.linalg.svd(matrices.to(work_dtype))
+        rotation = u @ vh
+        # The sign is locally constant, so it carries no gradient (the release detaches it).
+        sign = torch.linalg.det(rotation).detach().sign()
+        rotation = rotation * sign[..., None, None]
+    return rotation.to(matrices.dtype)
+
+
+class ResidualFCBlock(nn.Module):
+    """``relu(x + BN(Linear(relu(BN(Linear(x))))))`` on (B, C) features."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(channels, channels)
+        self.norm1 = nn.BatchNorm1d(channels)
+        self.fc2 = nn.Linear(channels, channels)
+        self.norm2 = nn.BatchNorm1d(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C) -> (B, C)."""
+        residual = self.norm2(self.fc2(torch.relu(self.norm1(self.fc1(x)))))
+        return torch.relu(x + residual)
+
+
+@MODELS.register_module()
+class SMPLParameterRegressor(nn.Module):
+    """Regresses SMPL rotation matrices and shape coefficients from a mesh.
+
+    Args:
+        num_vertices: vertices of the input mesh (1723: SMPL's intermediate level).
+        num_joints: rotations to regress (24 for SMPL, global orientation first).
+        num_betas: shape coefficients to regress (10).
+        hidden_channels: width of the hidden layers (1024).
+        num_blocks: residual blocks (2).
+    """
+
+    def __init__(self,
+                 num_vertices: int = 1723,
+                 num_joints: int = 24,
+                 num_betas: int = 10,
+                 hidden_channels: int = 1024,
+                 num_blocks: int = 2) -> None:
+        super().__init__()
+        for name, value in (('num_vertices', num_vertices), ('num_joints', num_joints),
+                            ('num_betas', num_betas), ('hidden_channels', hidden_channels)):
+            if value < 1:
+                raise ValueError(f'SMPLParameterRegressor: {name} must be >= 1, got {value}')
+        if num_blocks < 0:
+            raise ValueError(f'SMPLParameterRegressor: num_blocks must be >= 0, got '
+                             f'{num_blocks}')
+        self.num_vertices = num_vertices
+        self.num_joints = num_joints
+        self.num_betas = num_betas
+        self.input_layer = nn.Linear(num_vertices * 3, hidden_channels)
+        self.input_norm = nn.BatchNorm1d(hidden_channels)
+        self.res_blocks = nn.ModuleList(
+            ResidualFCBlock(hidden_channels) for _ in range(num_blocks))
+        self.output_layer = nn.Linear(hidden_channels, num_joints * 9 + num_betas)
+
+    def forward(self, vertices: Tensor) -> Tuple[Tensor, Tensor]:
+        """Regresses the parameters; the caller detaches the mesh if it must not be trained.
+
+        Args:
+            vertices: (B, num_vertices, 3) mesh, as the network predicts it (not centred).
+
+        Returns:
+            rotmats: (B, num_joints, 3, 3) rotation matrices, global orientation first.
+            betas: (B, num_betas) shape coefficients.
+        """
+        if vertices.dim() != 3 or tuple(vertices.shape[1:]) != (self.num_vertices, 3):
+            raise ValueError(f'SMPLParameterRegressor expects a (B, {self.num_vertices}, 3) '
+                             f'mesh, got {tuple(vertices.shape)}')
+        batch = vertices.shape[0]
+        if self.training and batch < 2:
+            raise ValueError('SMPLParameterRegressor: training needs at least 2 samples per '
+                             'batch (its BatchNorm layers normalise over the batch); got '
+                             f'{batch}')
+        x = torch.relu(self.input_norm(self.input_layer(vertices.reshape(batch, -1))))
+        for block in self.res_blocks:
+            x = block(x)  # (B, hidden)
+        params = self.output_layer(x)  # (B, num_joints * 9 + num_betas)
+        split = self.num_joints * 9
+        matrices = params[:, :split].reshape(batch, self.num_joints, 3, 3)
+        return project_to_rotation(matrices), params[:, split:]
+
+    def extra_repr(self) -> str:
+        return (f'num_vertices={self.num_vertices}, num_joints={self.num_joints}, '
+                f'num_betas={self.num_betas}, num_blocks={len(self.res_blocks)}')
