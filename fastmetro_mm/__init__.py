@@ -18,9 +18,10 @@ except ModuleNotFoundError as exc:  # only a missing toolbox is tolerated, never
     REGISTERED_SAMPLERS: tuple = ()
     REGISTERED_METRICS: tuple = ()
     REGISTERED_HOOKS: tuple = ()
+    REGISTERED_OPTIM_WRAPPERS: tuple = ()
     REGISTERED_VISUALIZERS: tuple = ()
 else:
-    from .engine import REGISTERED_HOOKS, allow_mmengine_checkpoints
+    from .engine import REGISTERED_HOOKS, REGISTERED_OPTIM_WRAPPERS, allow_mmengine_checkpoints
 
     allow_mmengine_checkpoints()
 
@@ -33,4 +34,5 @@ else:
 
 __all__ = ['__version__', 'REGISTERED_MODELS', 'REGISTERED_TRANSFORMS', 'REGISTERED_METRICS',
            'REGISTERED_DATASETS', 'REGISTERED_SAMPLERS', 'REGISTERED_HOOKS',
+           'REGISTERED_OPTIM_WRAPPERS',
            'REGISTERED_VISUALIZERS']

@@ -1,11 +1,13 @@
 """Glue between the project and mmengine's runner."""
+from .autocast_optim_wrapper import AutocastOptimWrapper
 from .checkpoint_compat import allow_mmengine_checkpoints, mmengine_checkpoint_globals
 from .resume_state_hook import ResumeStateHook
 from .rng_state import capture_rng_state, restore_rng_state
 from .sampler_position import SkipFirstSamples, start_sampler_at
 
 REGISTERED_HOOKS = ('ResumeStateHook', )
+REGISTERED_OPTIM_WRAPPERS = ('AutocastOptimWrapper', )
 
-__all__ = ['allow_mmengine_checkpoints', 'mmengine_checkpoint_globals', 'ResumeStateHook',
+__all__ = ['AutocastOptimWrapper', 'REGISTERED_OPTIM_WRAPPERS', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals', 'ResumeStateHook',
            'capture_rng_state', 'restore_rng_state', 'SkipFirstSamples', 'start_sampler_at',
            'REGISTERED_HOOKS']
