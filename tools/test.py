@@ -18,13 +18,20 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group
+# Configs under projects/ import their packages as `projects.<name>.<package>`, which needs the
+# repository root on the path (tools/dist_*.sh also put it on PYTHONPATH).
+_REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
