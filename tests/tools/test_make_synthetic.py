@@ -174,3 +174,25 @@ def test_missing_offscreen_gl_names_the_fix():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert 'libosmesa6' in result.stderr and 'PYOPENGL_PLATFORM' in result.stderr
+
+
+def test_max_yaw_bounds_the_turn_away_from_the_camera():
+    from scipy.spatial.transform import Rotation
+    half_turn = Rotation.from_euler('x', np.pi)
+
+    def yaws(max_yaw: float) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        rotvecs = [tool.scene.sample_body_orientation(rng, max_yaw) for _ in range(300)]
+        body = half_turn.inv() * Rotation.from_rotvec(np.array(rotvecs))
+        return body.as_euler('yzx')[:, 0]
+
+    limited = yaws(np.deg2rad(45))
+    assert np.abs(limited).max() <= np.deg2rad(45) + 1e-9
+    assert np.abs(limited).max() > np.deg2rad(40)
+    assert np.abs(yaws(np.pi)).max() > np.deg2rad(170)  # the default: any direction
+
+
+def test_max_yaw_out_of_range_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tool.main(['--model-dir', str(tmp_path), '--max-yaw', '200'])
+    assert '--max-yaw must be within [0, 180] degrees, got 200' in capsys.readouterr().err

@@ -75,6 +75,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=1000)
     parser.add_argument('--num-test', type=int, default=100)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--max-yaw', type=float, default=180.0,
+                        help='body: largest turn away from facing the camera, degrees (180: '
+                        'any direction; the uniform synthetic figure has no face, so front '
+                        'and back views are told apart only by the pose)')
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('WIDTH', 'HEIGHT'),
                         default=None, help='default 320 240 (body), 224 224 (hand)')
     parser.add_argument('--hand', action='store_true',
@@ -89,6 +93,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      f'{args.num_test}')
     if args.image_size is None:
         args.image_size = [224, 224] if args.hand else [320, 240]
+    if not 0 <= args.max_yaw <= 180:
+        parser.error(f'--max-yaw must be within [0, 180] degrees, got {args.max_yaw}')
     if min(args.image_size) < 16:
         parser.error(f'--image-size must be at least 16 x 16, got {args.image_size}')
     return args
@@ -183,7 +189,7 @@ def make_body_split(split: str, count: int, args: argparse.Namespace, model: Bod
     betas = np.array([scene.sample_betas(rng) for _ in range(count)]).reshape(count, 10)
     pose = np.zeros((count, 72))
     for i in range(count):
-        pose[i, :3] = scene.sample_body_orientation(rng)
+        pose[i, :3] = scene.sample_body_orientation(rng, np.deg2rad(args.max_yaw))
         pose[i, 3:] = scene.sample_body_pose(rng, limits)
     vertices, joints = _forward(model, pose, betas)
 

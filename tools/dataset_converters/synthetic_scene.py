@@ -84,13 +84,18 @@ def sample_body_pose(rng: np.random.Generator, limits: np.ndarray) -> np.ndarray
     return (low + (high - low) * rng.random(low.shape)).reshape(-1)
 
 
-def sample_body_orientation(rng: np.random.Generator) -> np.ndarray:
-    """An upright body facing any way, seen from a camera a little above or below.
+def sample_body_orientation(rng: np.random.Generator, max_yaw: float = np.pi) -> np.ndarray:
+    """An upright body turned by up to ``max_yaw`` from facing the camera, seen from a camera
+    a little above or below.
+
+    Args:
+        rng: Random generator.
+        max_yaw: largest turn about the body's vertical axis, radians; pi: any direction.
 
     Returns:
         (3,) axis-angle of the global orientation in the camera frame.
     """
-    yaw = rng.uniform(-np.pi, np.pi)
+    yaw = rng.uniform(-max_yaw, max_yaw)
     pitch = rng.uniform(-0.3, 0.3)  # camera elevation
     roll = rng.uniform(-0.12, 0.12)
     # Yaw about the body's vertical first, then tilt about the camera's horizontal axis
