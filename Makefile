@@ -1,5 +1,6 @@
 # fastmetro-mm: environment set-up and the commands the README shows.
 #
+#   make quickstart   the synthetic end-to-end run on CPU (data, training, testing, pictures)
 #   make test         create .venv/ if missing, install the pinned stack, run the tests
 #   make env          only the environment
 #
@@ -18,8 +19,9 @@ STAMP       := $(VENV)/.fastmetro-installed
 REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
                requirements/runtime.txt requirements/render.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
+QUICKSTART_ARGS ?=
 
-.PHONY: env test clean-env offscreen-gl
+.PHONY: env test quickstart clean-env offscreen-gl
 
 env: $(STAMP)
 
@@ -41,6 +43,11 @@ $(STAMP): $(REQS)
 
 test: env
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# Renders the synthetic dataset, trains FastMETRO-S on it, tests it against the mean-pose
+# baseline and writes pictures to work_dirs/quickstart (see README).
+quickstart: env
+	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
 
 # pyrender renders offscreen through OSMesa (Debian's libosmesa6). Installed when this runs as root
 # with apt available; otherwise the command to run is printed and rendering tests are skipped.

@@ -24,6 +24,8 @@ CONFIGS = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob('*.py'
 # config -> (mesh type, model size, layout, head parameters, backbone (+ neck) parameters,
 #            lr, epochs). Head counts: paper Table 1 and the released checkpoints.
 R50, H64 = 23_508_032, 126_010_944  # ResNet-50 without fc; HRNet-W64 + neck without classifier
+R18 = 11_176_512  # ResNet-18 without fc (the quickstart's backbone)
+QUICKSTART = 'quickstart/fastmetro_s_r18_synthetic_quickstart.py'
 EXPECTED = {
     'fastmetro_s_r50_h36m.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
     'fastmetro_m_r50_h36m.py': ('body', 'M', 'paper', 17_050_630, R50, 1e-4, 60),
@@ -33,6 +35,8 @@ EXPECTED = {
     'fastmetro_l_h64_3dpw.py': ('body', 'L', 'paper', 24_869_894, H64, 2e-5, 8),
     # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
     'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
+    # FastMETRO-S without dropout (network_cfg) on a CPU-sized schedule; see the config.
+    QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 2),
     'official/fastmetro_s_r50_h36m_release.py': ('body', 'S', 'release', 10_041_366, R50, 1e-4,
                                                  60),
     'official/fastmetro_l_h64_h36m_release.py': ('body', 'L', 'release', 25_679_894, H64, 1e-4,
@@ -41,7 +45,12 @@ EXPECTED = {
                                                  8),
     'official/fastmetro_l_h64_freihand_release.py': ('hand', 'L', 'release', 24_818_310, H64,
                                                      1e-4, 200),
+    'official/fastmetro_l_h64_h36m_smpl_release.py': ('body', 'L', 'release', 25_679_894, H64,
+                                                      1e-4, 60),
 }
+#: Parameters of the released SMPL parameter regressor (head.smpl_regressor), outside the
+#: network's count.
+SMPL_REGRESSOR = 9_734_370
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -94,7 +103,10 @@ def test_config_loads(name):
     assert cfg.optim_wrapper.clip_grad.max_norm == 0.3
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.auto_scale_lr.base_batch_size == 64
-    assert cfg.train_dataloader.batch_size == 16
+    assert cfg.train_dataloader.batch_size == (8 if name == QUICKSTART else 16)
+    if name == QUICKSTART:  # bfloat16 autocast on CPU, no dropout
+        assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+        assert head.network_cfg.dropout == 0.0
     if '3dpw' in name:
         assert cfg.load_from.endswith('.pth')
     if 'synthetic' in name:
@@ -119,12 +131,16 @@ def test_model_builds_with_paper_head_size(name, synthetic_data_dir):
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'TopdownMeshEstimator'
     assert model.head.network.layout == layout
-    assert _count(model.head) == _count(model.head.network) == head_params
+    assert _count(model.head.network) == head_params
+    smpl = SMPL_REGRESSOR if model.head.smpl_regressor is not None else 0
+    assert smpl == (SMPL_REGRESSOR if 'smpl' in name else 0)
+    assert _count(model.head) == head_params + smpl
     neck = _count(model.neck) if model.with_neck else 0
     assert _count(model.backbone) + neck == backbone_params
     # Body models, regressors and up-samplers never reach a checkpoint.
     for key in model.state_dict():
-        assert key.startswith(('backbone.', 'neck.', 'head.network.')), key
+        assert key.startswith(('backbone.', 'neck.', 'head.network.',
+                               'head.smpl_regressor.')), key
 
 
 def _samples(batch, size=224, seed=0):
