@@ -228,8 +228,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     print_table(model_metrics, baseline_metrics)
     gain = 1 - model_metrics['mesh/PA-MPJPE'] / baseline_metrics['mesh/PA-MPJPE']
-    print(f'\nPA-MPJPE {100 * gain:.0f}% below the mean-pose baseline. '
-          f'Wall time {(time.time() - start) / 60:.1f} min.')
+    if gain > 0:
+        verdict = f'PA-MPJPE {100 * gain:.0f}% below the mean-pose baseline.'
+    else:
+        verdict = (f'PA-MPJPE {-100 * gain:.0f}% above the mean-pose baseline: the model has '
+                   'not learnt more than the average body from the pixels.')
+    print(f'\n{verdict} Wall time {(time.time() - start) / 60:.1f} min.')
     print(f'Pictures: {work_dir}/predictions.png (rendered test predictions), '
           f'{work_dir}/training_curves.png; checkpoint {checkpoint}')
     return 0 if gain > 0 else 1
