@@ -8,9 +8,10 @@ Usage::
 The target key set comes from building ``cfg.model`` (weights are not initialised or
 downloaded), so the config must match the checkpoint: S-R50 or L-H64, body or hand, with or
 without the SMPL parameter regressor (configs/official/fastmetro_l_h64_h36m_smpl_release.py
-has it; its ``smpl_parameter_regressor.*`` keys go to ``head.smpl_regressor.*``). The conversion is strict (see
-:mod:`fastmetro_mm.models.official_checkpoint`): any unused source key, unfilled target key or
-shape mismatch is reported by name and the tool exits with status 1 without writing anything.
+has it; its ``smpl_parameter_regressor.*`` keys go to ``head.smpl_regressor.*``). The
+conversion is strict (see :mod:`fastmetro_mm.models.official_checkpoint`): any unused source
+key, unfilled target key or shape mismatch is reported by name and the tool exits with status 1
+without writing anything.
 The output, ``{'state_dict': ..., 'meta': {...}}``, is written atomically; an existing file is
 kept unless ``--overwrite`` is given. Official files saved as a pickled ``nn.Module`` (the
 official ``--model_save``) are refused: save its ``state_dict()`` first.

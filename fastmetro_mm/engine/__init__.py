@@ -8,6 +8,6 @@ from .sampler_position import SkipFirstSamples, start_sampler_at
 REGISTERED_HOOKS = ('ResumeStateHook', )
 REGISTERED_OPTIM_WRAPPERS = ('AutocastOptimWrapper', )
 
-__all__ = ['AutocastOptimWrapper', 'REGISTERED_OPTIM_WRAPPERS', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals', 'ResumeStateHook',
-           'capture_rng_state', 'restore_rng_state', 'SkipFirstSamples', 'start_sampler_at',
-           'REGISTERED_HOOKS']
+__all__ = ['AutocastOptimWrapper', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals',
+           'ResumeStateHook', 'capture_rng_state', 'restore_rng_state', 'SkipFirstSamples',
+           'start_sampler_at', 'REGISTERED_HOOKS', 'REGISTERED_OPTIM_WRAPPERS']
