@@ -20,7 +20,7 @@ from mmengine.registry import init_default_scope
 from mmpose.apis import init_model as init_pose_model
 from mmpose.structures.bbox import bbox_xywh2xyxy
 
-from fastmetro_mm.visualization.image_camera import ImageCamera, crop_cam_to_translation
+from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
 from .detection import detect_people
 from .mesh_prediction import MeshPrediction
 

@@ -15,7 +15,7 @@ class MeshPrediction:
     pixels of the original image, pixel centres at integer coordinates. The camera of the
     original image is a pinhole with ``focal_length`` and ``principal_point``, built from the
     weak-perspective crop camera ``cam`` by
-    :func:`fastmetro_mm.visualization.image_camera.crop_cam_to_translation`.
+    :func:`fastmetro_mm.mesh.image_camera.crop_cam_to_translation`.
 
     Attributes:
         bbox: (4,) person box x1, y1, x2, y2 in image pixels (given or detected).

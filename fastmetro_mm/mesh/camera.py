@@ -97,7 +97,9 @@ def weak_perspective_to_translation(cam: Tensor, focal_length: Union[float, Tens
 
     A mesh at depth ``tz = 2 f / (img_size * s)`` seen by a pinhole camera with focal length
     ``f`` (pixels) on an ``img_size`` square image has the same projected size as under the
-    weak-perspective scale ``s``; used to place the mesh for rendering.
+    weak-perspective scale ``s``. This is the batched torch form for a crop centred on the
+    principal point; :func:`fastmetro_mm.mesh.image_camera.crop_cam_to_translation` places a
+    crop anywhere in a larger image (what rendering onto the original image needs).
 
     Args:
         cam: (B, 3) camera ``(s, tx, ty)``; ``s`` must be non-zero.

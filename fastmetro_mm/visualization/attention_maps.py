@@ -159,7 +159,7 @@ def attention_figure(renderer, person, upsample: Sequence[Callable], joint: int,
     Returns:
         (H, 2W, 3) uint8 RGB, H x W the crop size.
     """
-    from .image_camera import ImageCamera, crop_cam_to_translation
+    from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
     if person.attention is None or person.crop is None:
         raise ValueError('attention_figure: the prediction has no attention maps; run '
                          'inference_mesh(..., return_attention=True)')

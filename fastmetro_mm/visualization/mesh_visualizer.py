@@ -9,9 +9,10 @@ keypoints and boxes when asked), and optionally a side view of the predicted mes
 Meshes are placed with each instance's weak-perspective ``cam`` and its crop
 (``crop_center`` / ``crop_scale`` per instance when present, as
 :func:`fastmetro_mm.apis.inference_mesh` results carry them, else the sample's
-``input_center`` / ``input_scale``), see :mod:`.image_camera`. The triangles come from
-``faces`` or from the body-model file named by ``body_model`` (the head's ``body_model``
-config plus ``model_type``; ``tools/test.py`` fills it in from the model config).
+``input_center`` / ``input_scale``), see :mod:`fastmetro_mm.mesh.image_camera`. The
+triangles come from ``faces`` or from the body-model file named by ``body_model`` (the head's
+``body_model`` config plus ``model_type``; ``tools/test.py`` fills it in from the model
+config).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from mmpose.registry import VISUALIZERS
 from mmpose.structures import PoseDataSample
 from mmpose.visualization import PoseLocalVisualizer
 
-from .image_camera import ImageCamera, crop_cam_to_translation
+from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
 
 
 def _crop_pixels_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray,

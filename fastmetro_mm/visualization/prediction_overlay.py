@@ -5,7 +5,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .image_camera import ImageCamera
+from fastmetro_mm.mesh.image_camera import ImageCamera
 
 
 def render_predictions(renderer: Any, image: np.ndarray, people: Sequence[Any],

@@ -1,7 +1,7 @@
 """Offscreen mesh rendering over the original image (pyrender with OSMesa or EGL).
 
 Meshes are given in the image's camera frame (OpenCV axes: x right, y down, z forward, metres),
-as :func:`fastmetro_mm.visualization.image_camera.crop_cam_to_translation` places them; the
+as :func:`fastmetro_mm.mesh.image_camera.crop_cam_to_translation` places them; the
 camera is an :class:`ImageCamera`. All people of an image are drawn in one scene, so the
 z-buffer orders them by depth (a nearer person hides a farther one where they overlap).
 
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import scipy.sparse  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
-from .image_camera import ImageCamera  # noqa: E402
+from fastmetro_mm.mesh.image_camera import ImageCamera  # noqa: E402
 
 #: What to install when no offscreen OpenGL context can be made.
 GL_HELP = ('offscreen OpenGL is not available. Install OSMesa (Debian/Ubuntu: '

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastmetro_mm.apis import MeshPrediction, inference_mesh, init_model, mesh_faces
-from fastmetro_mm.visualization.image_camera import weak_perspective_to_image
+from fastmetro_mm.mesh.image_camera import weak_perspective_to_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'visualization'))
 from scene_helpers import posed_body, render_ground_truth  # noqa: E402

@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 from mmpose.registry import VISUALIZERS
 from mmpose.structures import PoseDataSample
 
-from fastmetro_mm.visualization.image_camera import fit_crop_cam
+from fastmetro_mm.mesh.image_camera import fit_crop_cam
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scene_helpers import (ROOT, posed_body, render_ground_truth,  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastmetro_mm.visualization.image_camera import (ImageCamera, crop_cam_to_translation,
+from fastmetro_mm.mesh.image_camera import (ImageCamera, crop_cam_to_translation,
                                                      fit_crop_cam, translation_to_crop_cam,
                                                      weak_perspective_to_image)
 from fastmetro_mm.visualization.renderer import MeshRenderer, person_colour
