@@ -40,16 +40,9 @@ def main() -> None:
 
     def plugin():
         import fastmetro_mm
-        from mmpose.registry import (DATA_SAMPLERS, DATASETS, HOOKS, METRICS, MODELS,
-                                     OPTIM_WRAPPERS, TRANSFORMS, VISUALIZERS)
-        for registry, names in ((MODELS, fastmetro_mm.REGISTERED_MODELS),
-                                (TRANSFORMS, fastmetro_mm.REGISTERED_TRANSFORMS),
-                                (DATASETS, fastmetro_mm.REGISTERED_DATASETS),
-                                (DATA_SAMPLERS, fastmetro_mm.REGISTERED_SAMPLERS),
-                                (METRICS, fastmetro_mm.REGISTERED_METRICS),
-                                (HOOKS, fastmetro_mm.REGISTERED_HOOKS),
-                                (VISUALIZERS, fastmetro_mm.REGISTERED_VISUALIZERS),
-                                (OPTIM_WRAPPERS, fastmetro_mm.REGISTERED_OPTIM_WRAPPERS)):
+        import mmpose.registry
+        for registry_name, names in fastmetro_mm.REGISTERED_NAMES.items():
+            registry = getattr(mmpose.registry, registry_name)
             missing = [name for name in names if name not in registry]
             if missing:
                 raise RuntimeError(f'not registered in mmpose.registry.{registry.name}: {missing}')
