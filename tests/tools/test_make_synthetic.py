@@ -1,5 +1,6 @@
 """tools/dataset_converters/make_synthetic.py: rendered body (SPIN npz) and hand (FreiHAND)
 datasets whose annotations agree with their images and with the body model."""
+import colorsys
 import importlib.util
 import json
 import os
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy.ndimage import binary_dilation
 
 from fastmetro_mm.mesh.body_model import BodyModel
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
@@ -196,3 +198,65 @@ def test_max_yaw_out_of_range_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool.main(['--model-dir', str(tmp_path), '--max-yaw', '200'])
     assert '--max-yaw must be within [0, 180] degrees, got 200' in capsys.readouterr().err
+
+
+def test_pose_prototypes_are_shared_by_both_splits_and_jittered_within_limits(model_dir,
+                                                                              tmp_path):
+    out = tmp_path / 'prototypes'
+    extra = ('--pose-prototypes', '2', '--prototype-jitter', '0.05')
+    assert tool.main(_body_args(model_dir, out, 3, *extra)) == 0
+    limits = tool.scene.body_pose_limits(SMPL_24.names)
+    low, high = limits[..., 0].reshape(-1), limits[..., 1].reshape(-1)
+    prototypes = tool.scene.sample_pose_prototypes(tool._prototype_rng(3), limits, 2)
+    for split in ('train', 'test'):
+        pose = np.load(out / f'synthetic_{split}.npz')['pose'][:, 3:].astype(np.float64)
+        assert np.all(pose >= low - 1e-6) and np.all(pose <= high + 1e-6)
+        # Every person is within the jitter of one of the two prototypes, and farther from
+        # the other one (they are far apart).
+        steps = np.abs(pose[:, None] - prototypes[None]) / (high - low)  # (N, 2, 69)
+        nearest = steps.max(-1).min(-1)
+        assert np.all(nearest <= 0.05 + 1e-5)
+        assert np.all(steps.max(-1).max(-1) > 0.2)
+
+
+def test_part_colours_tell_limbs_apart_and_match_left_and_right():
+    weights = np.zeros((6, 24))
+    joints = ['L_Shoulder', 'R_Shoulder', 'L_Knee', 'Head', 'Pelvis', 'R_Elbow']
+    for row, name in enumerate(joints):
+        weights[row, SMPL_24.names.index(name)] = 1.0
+    colours = tool.scene.body_part_colours(weights, SMPL_24.names)
+    assert colours.shape == (6, 3) and colours.min() >= 0 and colours.max() <= 1
+    assert np.array_equal(colours[0], colours[1])  # left and right upper arm alike
+    assert len({tuple(c) for c in colours[[0, 2, 3, 4, 5]]}) == 5  # other parts differ
+    with pytest.raises(ValueError, match='no part for'):
+        tool.scene.body_part_colours(np.ones((2, 3)), ('Pelvis', 'Tail', 'Head'))
+
+
+def test_part_colours_and_plain_backgrounds_render(model_dir, tmp_path):
+    out = tmp_path / 'parts'
+    extra = ('--part-colours', '--backgrounds', 'solid')
+    assert tool.main(_body_args(model_dir, out, 3, *extra)) == 0
+    name = np.load(out / 'synthetic_train.npz')['imgname'][0]
+    image = np.asarray(Image.open(out / name)).astype(np.float64)
+    mask = np.asarray(Image.open(out / name.replace('images/', 'masks/')
+                                 .replace('.jpg', '.png'))) > 127
+    # One solid colour away from the person's outline (where JPEG rings).
+    background = image[~binary_dilation(mask, iterations=3)]
+    assert np.abs(background - np.median(background, axis=0)).max() <= 16
+    # Shading changes brightness, not hue: a one-colour person has one hue, this one several.
+    person = image[mask] / 255.0
+    hsv = np.array([colorsys.rgb_to_hsv(*rgb) for rgb in person])
+    hues = hsv[hsv[:, 1] > 0.3, 0]
+    shares = np.histogram(hues, bins=12, range=(0, 1))[0] / len(hues)
+    assert (shares > 0.03).sum() >= 3
+
+
+def test_body_only_options_and_bad_backgrounds_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        tool.main(['--model-dir', str(tmp_path), '--hand', '--part-colours'])
+    assert 'apply to the body, not to --hand' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main(['--model-dir', str(tmp_path), '--backgrounds', 'stripes'])
+    assert "invalid choice: 'stripes'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match='non-empty subset'):
+        tool.scene.sample_background(np.random.default_rng(0), 8, 8, ('plaid',))

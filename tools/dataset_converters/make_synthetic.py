@@ -41,7 +41,7 @@ import shutil
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -79,6 +79,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='body: largest turn away from facing the camera, degrees (180: '
                         'any direction; the uniform synthetic figure has no face, so front '
                         'and back views are told apart only by the pose)')
+    parser.add_argument('--pose-prototypes', type=int, default=0, metavar='N',
+                        help='body: draw N prototype poses (shared by train and test) and '
+                        'give every person one of them, jittered (default 0: every pose '
+                        'drawn independently within the joint limits)')
+    parser.add_argument('--prototype-jitter', type=float, default=0.05,
+                        help='with --pose-prototypes: largest change of each joint angle, as a '
+                        'fraction of its range (default 0.05)')
+    parser.add_argument('--part-colours', action='store_true',
+                        help='body: colour each body part like clothes (left and right alike) '
+                        'instead of one colour per person')
+    parser.add_argument('--backgrounds', nargs='+', choices=scene.BACKGROUND_KINDS,
+                        default=list(scene.BACKGROUND_KINDS),
+                        help='background kinds to draw from (default: all)')
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('WIDTH', 'HEIGHT'),
                         default=None, help='default 320 240 (body), 224 224 (hand)')
     parser.add_argument('--hand', action='store_true',
@@ -95,6 +108,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.image_size = [224, 224] if args.hand else [320, 240]
     if not 0 <= args.max_yaw <= 180:
         parser.error(f'--max-yaw must be within [0, 180] degrees, got {args.max_yaw}')
+    if args.pose_prototypes < 0:
+        parser.error(f'--pose-prototypes must be >= 0, got {args.pose_prototypes}')
+    if not 0 <= args.prototype_jitter <= 1:
+        parser.error(f'--prototype-jitter must be within [0, 1], got {args.prototype_jitter}')
+    if args.hand and (args.pose_prototypes or args.part_colours):
+        parser.error('--pose-prototypes and --part-colours apply to the body, not to --hand')
     if min(args.image_size) < 16:
         parser.error(f'--image-size must be at least 16 x 16, got {args.image_size}')
     return args
@@ -127,6 +146,11 @@ def _split_rng(seed: int, split: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, SPLITS.index(split)]))
 
 
+def _prototype_rng(seed: int) -> np.random.Generator:
+    """The stream of the pose prototypes: its own, so that both splits share them."""
+    return np.random.default_rng(np.random.SeedSequence([seed, len(SPLITS)]))
+
+
 def _save_image(image: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, quality=95)
@@ -157,7 +181,9 @@ def _forward(model: BodyModel, pose: np.ndarray,
 
 
 def _render_sample(renderer: scene.MeshRenderer, vertices: np.ndarray, rng: np.random.Generator,
-                   width: int, height: int, fill_range: Tuple[float, float]) -> dict:
+                   width: int, height: int, fill_range: Tuple[float, float],
+                   backgrounds: Sequence[str] = scene.BACKGROUND_KINDS,
+                   part_colours: Optional[np.ndarray] = None) -> dict:
     """Camera, placement, background, colour and light for one posed mesh; then render.
 
     Args:
@@ -166,14 +192,19 @@ def _render_sample(renderer: scene.MeshRenderer, vertices: np.ndarray, rng: np.r
         rng: Random generator.
         width, height: Image size.
         fill_range: Range of the image fraction the mesh spans.
+        backgrounds: Background kinds to draw from.
+        part_colours: Optional (V, 3) per-vertex colours, dimmed at random per image; None:
+            one colour per person that stands out from the background.
 
     Returns:
         dict with K (3, 3), trans (3,), image (H, W, 3) uint8, mask (H, W) bool.
     """
     K = scene.sample_intrinsics(rng, width, height)
     trans = scene.place_in_view(vertices, K, width, height, rng, fill_range=fill_range)
-    background = scene.sample_background(rng, width, height)
+    background = scene.sample_background(rng, width, height, backgrounds)
     colour = scene.sample_mesh_colour(rng, background)
+    if part_colours is not None:
+        colour = part_colours * rng.uniform(0.6, 1.0)
     light_rotvec, intensity, ambient = scene.sample_light(rng)
     image, mask = renderer.render(vertices + trans, K, colour, background, light_rotvec,
                                   intensity, ambient)
@@ -188,10 +219,19 @@ def make_body_split(split: str, count: int, args: argparse.Namespace, model: Bod
     limits = scene.body_pose_limits(SMPL_24.names)
     betas = np.array([scene.sample_betas(rng) for _ in range(count)]).reshape(count, 10)
     pose = np.zeros((count, 72))
+    prototypes = (scene.sample_pose_prototypes(_prototype_rng(args.seed), limits,
+                                               args.pose_prototypes)
+                  if args.pose_prototypes else None)
     for i in range(count):
         pose[i, :3] = scene.sample_body_orientation(rng, np.deg2rad(args.max_yaw))
-        pose[i, 3:] = scene.sample_body_pose(rng, limits)
+        if prototypes is None:
+            pose[i, 3:] = scene.sample_body_pose(rng, limits)
+        else:
+            pose[i, 3:] = scene.sample_pose_near_prototype(rng, prototypes, limits,
+                                                           args.prototype_jitter)
     vertices, joints = _forward(model, pose, betas)
+    part_colours = (scene.body_part_colours(model.layer.lbs_weights.numpy(), SMPL_24.names)
+                    if args.part_colours else None)
 
     # J24 rows that are SMPL skeleton joints share their names with SMPL_24.
     j24_rows = [i for i, n in enumerate(J24.names) if n in SMPL_24.names]
@@ -201,7 +241,8 @@ def make_body_split(split: str, count: int, args: argparse.Namespace, model: Bod
                shape=betas, cam_K=np.zeros((count, 3, 3)), trans=np.zeros((count, 3)),
                bbox_xyxy=np.zeros((count, 4)))
     for i in tqdm(range(count), desc=f'body {split}', unit='img'):
-        sample = _render_sample(renderer, vertices[i], rng, width, height, (0.55, 0.9))
+        sample = _render_sample(renderer, vertices[i], rng, width, height, (0.55, 0.9),
+                                args.backgrounds, part_colours)
         K, trans = sample['K'], sample['trans']
         uv = scene.project(vertices[i] + trans, K)
         box = np.concatenate([uv.min(0), uv.max(0)])
@@ -288,7 +329,8 @@ def make_hand_split(split: str, count: int, args: argparse.Namespace, model: Bod
     folder = HAND_SPLIT_DIRS[split]
     records: Dict[str, list] = dict(xyz=[], K=[], mano=[], verts=[])
     for i in tqdm(range(count), desc=f'hand {split}', unit='img'):
-        sample = _render_sample(renderer, vertices[i], rng, width, height, (0.45, 0.85))
+        sample = _render_sample(renderer, vertices[i], rng, width, height, (0.45, 0.85),
+                                args.backgrounds)
         trans = sample['trans']
         _save_image(sample['image'], args.out_dir / f'{folder}/rgb/{i:08d}.jpg')
         if args.save_masks:

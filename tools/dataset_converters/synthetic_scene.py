@@ -10,11 +10,12 @@ Importing this module selects OSMesa for PyOpenGL unless ``PYOPENGL_PLATFORM`` i
 """
 from __future__ import annotations
 
+import colorsys
 import os
 
 os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
 
-from typing import Tuple  # noqa: E402
+from typing import Sequence, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.sparse  # noqa: E402
@@ -82,6 +83,40 @@ def sample_body_pose(rng: np.random.Generator, limits: np.ndarray) -> np.ndarray
     """
     low, high = limits[..., 0], limits[..., 1]
     return (low + (high - low) * rng.random(low.shape)).reshape(-1)
+
+
+def sample_pose_prototypes(rng: np.random.Generator, limits: np.ndarray,
+                           count: int) -> np.ndarray:
+    """``count`` body poses drawn like :func:`sample_body_pose`, to sample near.
+
+    Returns:
+        (count, 69) axis-angle of joints 1..23.
+    """
+    return np.stack([sample_body_pose(rng, limits) for _ in range(count)])
+
+
+def sample_pose_near_prototype(rng: np.random.Generator, prototypes: np.ndarray,
+                               limits: np.ndarray, jitter: float) -> np.ndarray:
+    """One of ``prototypes``, chosen uniformly, with every joint angle moved by up to
+    ``jitter`` times its range and clipped to ``limits``.
+
+    A few distinct poses seen from many viewpoints, instead of independent joint angles: a
+    network trained from scratch for minutes can learn to tell such poses apart, so the
+    quickstart shows learning that independent uniform angles would need hours to show.
+
+    Args:
+        rng: Random generator.
+        prototypes: (P, 69) from :func:`sample_pose_prototypes`.
+        limits: (23, 3, 2) from :func:`body_pose_limits`.
+        jitter: Largest change of each angle as a fraction of its range.
+
+    Returns:
+        (69,) axis-angle of joints 1..23.
+    """
+    low, high = limits[..., 0].reshape(-1), limits[..., 1].reshape(-1)
+    pose = prototypes[rng.integers(len(prototypes))]
+    pose = pose + jitter * (high - low) * rng.uniform(-1.0, 1.0, size=pose.shape)
+    return np.clip(pose, low, high)
 
 
 def sample_body_orientation(rng: np.random.Generator, max_yaw: float = np.pi) -> np.ndarray:
@@ -190,16 +225,30 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, width: int, height: int,
     return trans - 0.5 * (vertices.min(0) + vertices.max(0))
 
 
-def sample_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+#: Background kinds of :func:`sample_background`, in the order its random draw picks them.
+BACKGROUND_KINDS = ('solid', 'gradient', 'noise')
+
+
+def sample_background(rng: np.random.Generator, width: int, height: int,
+                      kinds: Sequence[str] = BACKGROUND_KINDS) -> np.ndarray:
     """A solid colour, a linear gradient or smooth colour noise with grain.
+
+    Args:
+        rng: Random generator.
+        width, height: Image size.
+        kinds: The kinds to draw from, uniformly (a subset of :data:`BACKGROUND_KINDS`).
 
     Returns:
         (height, width, 3) uint8 image.
     """
-    kind = rng.integers(3)
-    if kind == 0:
+    unknown = sorted(set(kinds) - set(BACKGROUND_KINDS))
+    if not kinds or unknown:
+        raise ValueError(f'synthetic_scene: background kinds must be a non-empty subset of '
+                         f'{BACKGROUND_KINDS}, got {tuple(kinds)}')
+    kind = kinds[rng.integers(len(kinds))]
+    if kind == 'solid':
         image = np.broadcast_to(rng.uniform(0, 255, size=3), (height, width, 3))
-    elif kind == 1:
+    elif kind == 'gradient':
         angle = rng.uniform(0, 2 * np.pi)
         ys, xs = np.mgrid[0:height, 0:width]
         ramp = np.cos(angle) * xs / width + np.sin(angle) * ys / height
@@ -250,6 +299,43 @@ def sample_mesh_colour(rng: np.random.Generator, background: np.ndarray,
     else:
         colour = np.where(mean > 127.5, 25.0, 230.0)  # the far corner of the colour cube
     return colour / 255.0
+
+
+#: Body parts of :func:`body_part_colours`: SMPL joints whose skinning dominates each part.
+#: Left and right share a part (and so a colour), so a horizontal flip of the image keeps
+#: colours and joint labels consistent.
+BODY_PARTS = (
+    ('torso', ('Pelvis', 'Spine1', 'Spine2', 'Spine3', 'L_Collar', 'R_Collar')),
+    ('head', ('Neck', 'Head')),
+    ('upper arms', ('L_Shoulder', 'R_Shoulder')),
+    ('forearms and hands', ('L_Elbow', 'R_Elbow', 'L_Wrist', 'R_Wrist', 'L_Hand', 'R_Hand')),
+    ('thighs', ('L_Hip', 'R_Hip')),
+    ('shins and feet', ('L_Knee', 'R_Knee', 'L_Ankle', 'R_Ankle', 'L_Foot', 'R_Foot')),
+)
+
+
+def body_part_colours(skinning_weights: np.ndarray, joint_names: Sequence[str]) -> np.ndarray:
+    """Per-vertex colours, one saturated hue per body part (like clothes), so that limbs can
+    be told apart in the image.
+
+    Args:
+        skinning_weights: (V, J) linear blend skinning weights of the body model.
+        joint_names: The J joint names (``SMPL_24.names``).
+
+    Returns:
+        (V, 3) RGB in [0, 1].
+    """
+    part_of_joint = {joint: part for part, (_, joints) in enumerate(BODY_PARTS)
+                     for joint in joints}
+    missing = [name for name in joint_names if name not in part_of_joint]
+    if missing or len(joint_names) != skinning_weights.shape[1]:
+        raise ValueError(f'synthetic_scene: body_part_colours needs the {len(part_of_joint)} '
+                         f'SMPL joints, one per skinning-weight column; got {len(joint_names)} '
+                         f'names for {skinning_weights.shape[1]} columns (no part for {missing})')
+    hues = np.arange(len(BODY_PARTS)) / len(BODY_PARTS)
+    palette = np.array([colorsys.hsv_to_rgb(hue, 0.85, 1.0) for hue in hues])
+    parts = np.array([part_of_joint[name] for name in joint_names])
+    return palette[parts[np.argmax(skinning_weights, axis=1)]]
 
 
 class MeshRenderer:
@@ -306,7 +392,7 @@ class MeshRenderer:
         Args:
             vertices: (V, 3) vertices in the OpenCV camera frame, metres.
             K: (3, 3) intrinsics (pixel centres at integers).
-            colour: (3,) base colour in [0, 1].
+            colour: (3,) base colour or (V, 3) per-vertex colours, in [0, 1].
             background: (H, W, 3) uint8.
             light_rotvec: (3,) axis-angle turning the camera's viewing direction into the
                 directional light's direction.
@@ -319,11 +405,15 @@ class MeshRenderer:
         pyrender = self._pyrender
         # OpenCV camera frame to OpenGL's (y up, looking down -z).
         gl_vertices = (vertices * np.array([1.0, -1.0, -1.0])).astype(np.float32)
+        vertex_colours, base_colour = None, colour
+        if colour.ndim == 2:  # per-vertex colours, multiplied by a white material
+            vertex_colours = np.concatenate([colour, np.ones((len(colour), 1))], axis=1)
+            vertex_colours, base_colour = vertex_colours.astype(np.float32), np.ones(3)
         primitive = pyrender.Primitive(
             positions=gl_vertices, normals=self.vertex_normals(gl_vertices).astype(np.float32),
-            indices=self.faces,
+            color_0=vertex_colours, indices=self.faces,
             material=pyrender.MetallicRoughnessMaterial(
-                baseColorFactor=np.append(colour, 1.0), metallicFactor=0.0,
+                baseColorFactor=np.append(base_colour, 1.0), metallicFactor=0.0,
                 roughnessFactor=0.7))
         mesh_node = self._scene.add(pyrender.Mesh([primitive]))
         # pyrender's window coordinates put pixel centres at +0.5.
