@@ -7,7 +7,7 @@ from .smpl_parameter_regressor import SMPLParameterRegressor, project_to_rotatio
 # Names this package adds to mmpose.registry.MODELS (checked by tools/check_environment.py).
 REGISTERED_MODELS = ('MeshUpsampler', 'JointRegressor', 'MeshLoss', 'FastMETROHead',
                      'TopdownMeshEstimator', 'HRNetClassificationNeck',
-                     'SMPLParameterRegressor', 'SMPLParameterLoss')
+                     'SMPLParameterRegressor', 'SMPLParameterLoss', 'JointRegressionHead')
 
 __all__ = ['REGISTERED_MODELS', 'SMPLParameterLoss', 'SMPLParameterRegressor',
            'build_joint_regressor', 'build_mesh_upsampler', 'project_to_rotation']

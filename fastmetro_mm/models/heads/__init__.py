@@ -1,4 +1,5 @@
 """Heads registered in ``mmpose.registry.MODELS``."""
 from .fastmetro_head import FastMETROHead
+from .joint_regression_head import JointRegressionHead
 
-__all__ = ['FastMETROHead']
+__all__ = ['FastMETROHead', 'JointRegressionHead']
