@@ -6,9 +6,11 @@ Steps, each through the same tool a user runs on real data:
    mesh hierarchy (``data/synthetic``);
 2. ``tools/dataset_converters/make_synthetic.py``: a rendered dataset in the SPIN npz format,
    training and held-out test images (``data/synthetic_dataset``);
-3. ``tools/train.py``: FastMETRO-S (configs/quickstart/) trained from scratch;
-4. ``tools/test.py --show-dir``: the test set evaluated, predictions rendered over the images;
-5. ``tools/analysis/mean_pose_baseline.py``: the constant mean-pose baseline on the same test
+3. ``tools/train.py``: the backbone warm-up (a ResNet-18 with a plain joint regressor, from
+   random weights; it stands in for ImageNet weights);
+4. ``tools/train.py``: FastMETRO-S (configs/quickstart/) on the warmed-up backbone;
+5. ``tools/test.py --show-dir``: the test set evaluated, predictions rendered over the images;
+6. ``tools/analysis/mean_pose_baseline.py``: the constant mean-pose baseline on the same test
    set and metric;
 
 then it prints both rows of metrics, and writes ``training_curves.png`` (from mmengine's
@@ -31,6 +33,14 @@ from typing import Dict, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = REPO_ROOT / 'configs' / 'quickstart' / 'fastmetro_s_r18_synthetic_quickstart.py'
+WARMUP_CONFIG = REPO_ROOT / 'configs' / 'quickstart' / 'r18_joint_regression_synthetic_warmup.py'
+#: How the quickstart's people look and move: clothes-like part colours, plain backgrounds, and
+#: one of a few random poses each (jittered), so that minutes of CPU training from random
+#: weights can learn them (see the README).
+DATASET_OPTIONS = ('--part-colours', '--backgrounds', 'solid', 'gradient',
+                   '--prototype-jitter', '0.05')
+#: The quickstart succeeds when the model's PA-MPJPE is at least this much below the baseline's.
+CLEAR_GAIN = 0.10
 #: The metrics the quickstart reports, in MeshMetric's names (millimetres).
 REPORTED = ('mesh/MPJPE', 'mesh/PA-MPJPE', 'mesh/MPVPE')
 
@@ -134,21 +144,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     parser.add_argument('--model-dir', default='data/synthetic')
     parser.add_argument('--data-dir', default='data/synthetic_dataset')
-    parser.add_argument('--num-train', type=int, default=2000)
+    parser.add_argument('--num-train', type=int, default=1500)
     parser.add_argument('--num-test', type=int, default=200)
-    parser.add_argument('--max-yaw', type=float, default=60.0,
+    parser.add_argument('--max-yaw', type=float, default=30.0,
                         help='people turn up to this many degrees away from the camera; the '
                         'faceless synthetic figure seen from behind looks like a mirrored front '
                         'view, which a minutes-long run cannot learn to tell apart')
+    parser.add_argument('--pose-prototypes', type=int, default=6,
+                        help='people take one of this many random poses, jittered (0: '
+                        'independent joint angles, too varied for minutes of training)')
     parser.add_argument('--max-epochs', type=int, default=None,
-                        help="override the config's number of epochs")
+                        help="override the FastMETRO config's number of epochs")
+    parser.add_argument('--warmup-epochs', type=int, default=None,
+                        help="override the warm-up config's number of epochs")
     parser.add_argument('--num-pictures', type=int, default=8,
                         help='test predictions tiled into predictions.png')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the quickstart; returns 0 when the model beats the baseline on PA-MPJPE."""
+    """Runs the quickstart; returns 0 when the model's PA-MPJPE is at least 10% below the
+    baseline's."""
     args = parse_args(argv)
     start = time.time()
     work_dir = (REPO_ROOT / args.work_dir).resolve()
@@ -159,6 +175,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.config import Config
     cfg = Config.fromfile(CONFIG)
     max_epochs = args.max_epochs or cfg.train_cfg.max_epochs
+    warmup_epochs = args.warmup_epochs or Config.fromfile(WARMUP_CONFIG).train_cfg.max_epochs
+    warmup_dir = work_dir / 'warmup'
     # The config's paths are variables of its bases, already resolved: each use is redirected.
     options = [
         f'model.head.hierarchy_file={model_dir}/synthetic_downsampling.npz',
@@ -173,24 +191,47 @@ def main(argv: Optional[List[str]] = None) -> int:
         f'test_evaluator.body_model.model_path={model_dir}/SMPL_NEUTRAL.pkl',
         f'train_cfg.max_epochs={max_epochs}',
         f'train_cfg.val_interval={max_epochs}',
+        f'param_scheduler.0.T_max={max_epochs}',  # the cosine schedule spans the whole run
+    ]
+    warmup_options = [
+        f'train_dataloader.dataset.data_root={data_dir}',
+        f'train_cfg.max_epochs={warmup_epochs}',
+        f'train_cfg.val_interval={warmup_epochs + 1}',
+        f'default_hooks.checkpoint.interval={warmup_epochs}',
     ]
 
-    step(f'1/5 synthetic body model -> {model_dir}')
+    step(f'1/6 synthetic body model -> {model_dir}')
     if (model_dir / 'SMPL_NEUTRAL.pkl').is_file() and \
             (model_dir / 'synthetic_downsampling.npz').is_file():
         print('exists, reused')
     else:
         run(['tools/make_synthetic_models.py', '--out-dir', model_dir])
 
-    step(f'2/5 rendered dataset ({args.num_train} train + {args.num_test} test) -> {data_dir}')
+    step(f'2/6 rendered dataset ({args.num_train} train + {args.num_test} test) -> {data_dir}')
     if (data_dir / 'synthetic_train.npz').is_file():
         print('exists, reused (delete the folder to render again)')
     else:
         run(['tools/dataset_converters/make_synthetic.py', '--model-dir', model_dir,
              '--out-dir', data_dir, '--num-train', args.num_train, '--num-test',
-             args.num_test, '--max-yaw', args.max_yaw])
+             args.num_test, '--max-yaw', args.max_yaw, '--pose-prototypes',
+             args.pose_prototypes, *DATASET_OPTIONS])
 
-    step(f'3/5 training FastMETRO-S ({CONFIG.relative_to(REPO_ROOT)}, {max_epochs} epochs) '
+    step(f'3/6 backbone warm-up ({WARMUP_CONFIG.relative_to(REPO_ROOT)}, {warmup_epochs} '
+         f'epochs) -> {warmup_dir}')
+    warmup = last_epoch_checkpoint(warmup_dir, warmup_epochs)
+    if warmup is not None:
+        print(f'{warmup.name} exists, warm-up skipped')
+    else:
+        run(['tools/train.py', WARMUP_CONFIG, '--work-dir', warmup_dir, '--resume',
+             '--cfg-options', *warmup_options])
+        warmup = last_epoch_checkpoint(warmup_dir, warmup_epochs)
+        if warmup is None:
+            print(f'quickstart: the warm-up ended without {warmup_dir}/epoch_{warmup_epochs}.pth',
+                  file=sys.stderr)
+            return 1
+    options.append(f'model.backbone.init_cfg.checkpoint={warmup}')
+
+    step(f'4/6 training FastMETRO-S ({CONFIG.relative_to(REPO_ROOT)}, {max_epochs} epochs) '
          f'-> {work_dir}')
     checkpoint = last_epoch_checkpoint(work_dir, max_epochs)
     if checkpoint is not None:
@@ -205,14 +246,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                   file=sys.stderr)
             return 1
 
-    step('4/5 testing the trained model, rendering its predictions')
+    step('5/6 testing the trained model, rendering its predictions')
     test_dir = work_dir / 'test'
     metrics_file = work_dir / 'test_metrics.json'
     run(['tools/test.py', CONFIG, checkpoint, '--work-dir', test_dir, '--out', metrics_file,
          '--show-dir', 'predictions', '--cfg-options', *options])
     model_metrics = json.loads(metrics_file.read_text())
 
-    step('5/5 the constant mean-pose baseline on the same test set')
+    step('6/6 the constant mean-pose baseline on the same test set')
     baseline_file = work_dir / 'baseline_metrics.json'
     run(['tools/analysis/mean_pose_baseline.py', CONFIG, '--out', baseline_file,
          '--cfg-options', *options])
@@ -228,15 +269,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     print_table(model_metrics, baseline_metrics)
     gain = 1 - model_metrics['mesh/PA-MPJPE'] / baseline_metrics['mesh/PA-MPJPE']
-    if gain > 0:
+    if gain >= CLEAR_GAIN:
         verdict = f'PA-MPJPE {100 * gain:.0f}% below the mean-pose baseline.'
+    elif gain > 0:
+        verdict = (f'PA-MPJPE only {100 * gain:.0f}% below the mean-pose baseline (less than '
+                   f'{100 * CLEAR_GAIN:.0f}%): not clearly better.')
     else:
         verdict = (f'PA-MPJPE {-100 * gain:.0f}% above the mean-pose baseline: the model has '
                    'not learnt more than the average body from the pixels.')
     print(f'\n{verdict} Wall time {(time.time() - start) / 60:.1f} min.')
     print(f'Pictures: {work_dir}/predictions.png (rendered test predictions), '
           f'{work_dir}/training_curves.png; checkpoint {checkpoint}')
-    return 0 if gain > 0 else 1
+    return 0 if gain >= CLEAR_GAIN else 1
 
 
 if __name__ == '__main__':

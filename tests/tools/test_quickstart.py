@@ -1,7 +1,8 @@
 """tools/quickstart.py (`make quickstart`) at toy size, and the mean-pose baseline it reports.
 
-The end-to-end test runs every step of the quickstart (render, train, test with rendered
-predictions, baseline, pictures) on 8 training and 4 test images for one iteration: it checks
+The end-to-end test runs every step of the quickstart (render, backbone warm-up, train, test
+with rendered predictions, baseline, pictures) on 8 training and 4 test images for one
+iteration: it checks
 the plumbing, not the accuracy, which only the full run (README) can show.
 """
 import importlib.util
@@ -40,9 +41,9 @@ def quickstart_run(synthetic_data_dir, tmp_path_factory):
     cmd = [sys.executable, str(ROOT / 'tools' / 'quickstart.py'), '--work-dir',
            str(root / 'work'), '--model-dir', str(synthetic_data_dir), '--data-dir',
            str(root / 'data'), '--num-train', '8', '--num-test', '4', '--max-epochs', '1',
-           '--num-pictures', '4']
+           '--warmup-epochs', '1', '--num-pictures', '4']
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    # Exit status 1 means "did not beat the baseline", expected after one iteration.
+    # Exit status 1 means "did not clearly beat the baseline", expected after one iteration.
     assert proc.returncode in (0, 1), f'{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}'
     return root, proc.stdout
 
@@ -50,9 +51,11 @@ def quickstart_run(synthetic_data_dir, tmp_path_factory):
 def test_quickstart_runs_every_step_and_writes_its_pictures(quickstart_run):
     root, console = quickstart_run
     work = root / 'work'
-    for name in ('epoch_1.pth', 'test_metrics.json', 'baseline_metrics.json',
-                 'training_curves.png', 'predictions.png'):
+    for name in ('warmup/epoch_1.pth', 'epoch_1.pth', 'test_metrics.json',
+                 'baseline_metrics.json', 'training_curves.png', 'predictions.png'):
         assert (work / name).is_file(), f'{name} missing; console:\n{console[-3000:]}'
+    # FastMETRO-S started from the warmed-up backbone.
+    assert f'load backbone. in model from: {work}/warmup/epoch_1.pth' in console
     model = json.loads((work / 'test_metrics.json').read_text())
     baseline = json.loads((work / 'baseline_metrics.json').read_text())
     for metrics in (model, baseline):
@@ -68,11 +71,13 @@ def test_quickstart_reuses_what_exists(quickstart_run, synthetic_data_dir):
     tool = ROOT / 'tools' / 'quickstart.py'
     proc = subprocess.run(
         [sys.executable, str(tool), '--work-dir', str(root / 'work'), '--model-dir',
-         str(synthetic_data_dir), '--data-dir', str(root / 'data'), '--max-epochs', '1'],
+         str(synthetic_data_dir), '--data-dir', str(root / 'data'), '--max-epochs', '1',
+         '--warmup-epochs', '1'],
         cwd=root, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
     assert proc.returncode in (0, 1), proc.stderr[-4000:]
     assert 'exists, reused' in proc.stdout and 'training skipped' in proc.stdout
+    assert 'warm-up skipped' in proc.stdout
     assert (root / 'work' / 'epoch_1.pth').stat().st_mtime_ns == before
 
 
