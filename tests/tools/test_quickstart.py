@@ -2,8 +2,7 @@
 
 The end-to-end test runs every step of the quickstart (render, backbone warm-up, train, test
 with rendered predictions, baseline, pictures) on 8 training and 4 test images for one
-iteration: it checks
-the plumbing, not the accuracy, which only the full run (README) can show.
+iteration: it checks the plumbing, not the accuracy, which only the full run (README) can show.
 """
 import importlib.util
 import json

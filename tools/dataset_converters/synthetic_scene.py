@@ -101,8 +101,8 @@ def sample_pose_near_prototype(rng: np.random.Generator, prototypes: np.ndarray,
     ``jitter`` times its range and clipped to ``limits``.
 
     A few distinct poses seen from many viewpoints, instead of independent joint angles: a
-    network trained from scratch for minutes can learn to tell such poses apart, so the
-    quickstart shows learning that independent uniform angles would need hours to show.
+    network trained from random weights for minutes on a CPU can learn to tell such poses
+    apart, where it does not learn independent angles in that time (README, quickstart).
 
     Args:
         rng: Random generator.
