@@ -26,6 +26,8 @@ CONFIGS = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob('*.py'
 R50, H64 = 23_508_032, 126_010_944  # ResNet-50 without fc; HRNet-W64 + neck without classifier
 R18 = 11_176_512  # ResNet-18 without fc (the quickstart's backbone)
 QUICKSTART = 'quickstart/fastmetro_s_r18_synthetic_quickstart.py'
+#: The quickstart's backbone warm-up: not a FastMETRO config (test_quickstart_warmup_config).
+WARMUP = 'quickstart/r18_joint_regression_synthetic_warmup.py'
 EXPECTED = {
     'fastmetro_s_r50_h36m.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
     'fastmetro_m_r50_h36m.py': ('body', 'M', 'paper', 17_050_630, R50, 1e-4, 60),
@@ -36,7 +38,7 @@ EXPECTED = {
     # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
     'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
     # FastMETRO-S without dropout (network_cfg) on a CPU-sized schedule; see the config.
-    QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 2),
+    QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 3),
     'official/fastmetro_s_r50_h36m_release.py': ('body', 'S', 'release', 10_041_366, R50, 1e-4,
                                                  60),
     'official/fastmetro_l_h64_h36m_release.py': ('body', 'L', 'release', 25_679_894, H64, 1e-4,
@@ -80,10 +82,24 @@ def mmpose_scope():
 
 
 def test_every_config_is_checked():
-    assert set(CONFIGS) == set(EXPECTED)
+    assert set(CONFIGS) == set(EXPECTED) | {WARMUP}
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+def test_quickstart_warmup_config():
+    """R18 + JointRegressionHead, training only; FastMETRO-S starts from its backbone."""
+    cfg = Config.fromfile(str(CONFIG_DIR / WARMUP))
+    assert cfg.model.head.type == 'JointRegressionHead' and cfg.model.backbone.init_cfg is None
+    assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.test_dataloader is None
+    assert cfg.train_dataloader.dataset.pipeline == \
+        Config.fromfile(str(CONFIG_DIR / QUICKSTART)).train_dataloader.dataset.pipeline
+    model = MODELS.build(cfg.model)
+    assert _count(model.backbone) == R18 and _count(model.head) == 512 * 42 + 42
+    init = Config.fromfile(str(CONFIG_DIR / QUICKSTART)).model.backbone.init_cfg
+    assert (init.type, init.prefix) == ('Pretrained', 'backbone.')
+    assert init.checkpoint.endswith(f'warmup/epoch_{cfg.train_cfg.max_epochs}.pth')
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_config_loads(name):
     cfg = Config.fromfile(str(CONFIG_DIR / name))
     mesh_type, size, layout, _, _, lr, epochs = EXPECTED[name]
@@ -124,7 +140,7 @@ def test_sizes_differ_in_one_line():
         assert 'model_size' in diff[0][0]
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_model_builds_with_paper_head_size(name, synthetic_data_dir):
     cfg = _synthetic_cfg(name, synthetic_data_dir)
     _, _, layout, head_params, backbone_params, _, _ = EXPECTED[name]
