@@ -8,7 +8,7 @@
 #   little and trains faster.
 # - The backbone starts from the quickstart's warm-up (r18_joint_regression_synthetic_warmup.py:
 #   a few minutes of a plain joint regressor on the same training images) where the paper's
-#   start from ImageNet weights, which cannot be fetched offline. From random weights the
+#   models start from ImageNet weights, which cannot be fetched offline. From random weights the
 #   backbone learns far more slowly through FastMETRO's transformer (see the README).
 #   tools/quickstart.py passes the checkpoint; by hand:
 #     --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/quickstart/warmup/epoch_5.pth
