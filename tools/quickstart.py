@@ -70,6 +70,25 @@ def last_epoch_checkpoint(work_dir: Path, max_epochs: int) -> Optional[Path]:
     return path if path.is_file() else None
 
 
+def train_once(config: Path, run_dir: Path, epochs: int,
+               options: Sequence[str]) -> Optional[Path]:
+    """``tools/train.py`` unless the run already finished; its final checkpoint, or None.
+
+    ``--resume`` continues an interrupted run from its last checkpoint.
+    """
+    checkpoint = last_epoch_checkpoint(run_dir, epochs)
+    if checkpoint is not None:
+        print(f'{checkpoint} exists, training skipped')
+        return checkpoint
+    run(['tools/train.py', config, '--work-dir', run_dir, '--resume', '--cfg-options',
+         *options])
+    checkpoint = last_epoch_checkpoint(run_dir, epochs)
+    if checkpoint is None:
+        print(f'quickstart: training ended without {run_dir}/epoch_{epochs}.pth',
+              file=sys.stderr)
+    return checkpoint
+
+
 def latest_scalars(work_dir: Path) -> Optional[Path]:
     """The newest ``vis_data/scalars.json`` of the training runs in ``work_dir``."""
     candidates = sorted(work_dir.glob('*/vis_data/scalars.json'), key=os.path.getmtime)
@@ -218,33 +237,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     step(f'3/6 backbone warm-up ({WARMUP_CONFIG.relative_to(REPO_ROOT)}, {warmup_epochs} '
          f'epochs) -> {warmup_dir}')
-    warmup = last_epoch_checkpoint(warmup_dir, warmup_epochs)
-    if warmup is not None:
-        print(f'{warmup.name} exists, warm-up skipped')
-    else:
-        run(['tools/train.py', WARMUP_CONFIG, '--work-dir', warmup_dir, '--resume',
-             '--cfg-options', *warmup_options])
-        warmup = last_epoch_checkpoint(warmup_dir, warmup_epochs)
-        if warmup is None:
-            print(f'quickstart: the warm-up ended without {warmup_dir}/epoch_{warmup_epochs}.pth',
-                  file=sys.stderr)
-            return 1
+    warmup = train_once(WARMUP_CONFIG, warmup_dir, warmup_epochs, warmup_options)
+    if warmup is None:
+        return 1
     options.append(f'model.backbone.init_cfg.checkpoint={warmup}')
 
     step(f'4/6 training FastMETRO-S ({CONFIG.relative_to(REPO_ROOT)}, {max_epochs} epochs) '
          f'-> {work_dir}')
-    checkpoint = last_epoch_checkpoint(work_dir, max_epochs)
-    if checkpoint is not None:
-        print(f'{checkpoint.name} exists, training skipped')
-    else:
-        # --resume continues an interrupted quickstart from its last checkpoint.
-        run(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
-             '--cfg-options', *options])
-        checkpoint = last_epoch_checkpoint(work_dir, max_epochs)
-        if checkpoint is None:
-            print(f'quickstart: training ended without {work_dir}/epoch_{max_epochs}.pth',
-                  file=sys.stderr)
-            return 1
+    checkpoint = train_once(CONFIG, work_dir, max_epochs, options)
+    if checkpoint is None:
+        return 1
 
     step('5/6 testing the trained model, rendering its predictions')
     test_dir = work_dir / 'test'

@@ -76,7 +76,7 @@ def test_quickstart_reuses_what_exists(quickstart_run, synthetic_data_dir):
         env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES=''))
     assert proc.returncode in (0, 1), proc.stderr[-4000:]
     assert 'exists, reused' in proc.stdout and 'training skipped' in proc.stdout
-    assert 'warm-up skipped' in proc.stdout
+    assert 'warmup/epoch_1.pth exists, training skipped' in proc.stdout
     assert (root / 'work' / 'epoch_1.pth').stat().st_mtime_ns == before
 
 
