@@ -69,5 +69,6 @@ def test_bad_root_and_bad_ground_truth_are_named():
     with pytest.raises(ValueError, match=r'root_indices \(5,\)'):
         _head(root_indices=(5, ))
     head = _head()
-    with pytest.raises(ValueError, match='joints_3d'):
+    with pytest.raises(ValueError,
+                       match='JointRegressionHead: data sample 0 gt_instances.joints_3d'):
         head.loss((torch.zeros(1, 8, 2, 2), ), [_sample(np.zeros((3, 3)))])

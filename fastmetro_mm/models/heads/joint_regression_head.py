@@ -71,11 +71,13 @@ class JointRegressionHead(BaseHead):
         """
         pred = self.forward(feats)
         device = pred.device
+        name = type(self).__name__
         target = gather_instances(batch_data_samples, 'joints_3d', (self.num_joints, 3),
-                                  device)  # (B, K, 3)
+                                  device, name)  # (B, K, 3)
         visible = gather_instances(batch_data_samples, 'joints_3d_visible',
-                                   (self.num_joints, ), device)  # (B, K)
-        has_3d = gather_instances(batch_data_samples, 'has_joints_3d', (), device)  # (B,)
+                                   (self.num_joints, ), device, name)  # (B, K)
+        has_3d = gather_instances(batch_data_samples, 'has_joints_3d', (), device,
+                                  name)  # (B,)
         weight = (visible > 0).float() * (has_3d > 0).float()[:, None]  # (B, K)
         error = (pred - self._root_relative(target)).abs().sum(dim=-1)  # (B, K)
         loss = (error * weight).sum() / (3 * weight.sum()).clamp(min=1.0)

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 
-def instance_field(sample: Any, key: str, index: int, device: torch.device) -> Tensor:
+def instance_field(sample: Any, key: str, index: int, device: torch.device,
+                   owner: str = 'FastMETROHead') -> Tensor:
     """``sample.gt_instances.<key>`` as a float32 tensor on ``device``.
 
     Args:
@@ -21,13 +22,14 @@ def instance_field(sample: Any, key: str, index: int, device: torch.device) -> T
         key: the field name.
         index: the sample's position in the batch (for messages).
         device: where the tensor goes.
+        owner: the head named in error messages.
 
     Raises:
         KeyError: naming the sample and the fields it has, if ``key`` is missing.
     """
     gt = sample.gt_instances
     if key not in gt:
-        raise KeyError(f'FastMETROHead: data sample {index} has no gt_instances.{key}; '
+        raise KeyError(f'{owner}: data sample {index} has no gt_instances.{key}; '
                        f'it has {sorted(gt.keys())}')
     value = gt.get(key)
     if isinstance(value, Tensor):
@@ -36,7 +38,7 @@ def instance_field(sample: Any, key: str, index: int, device: torch.device) -> T
 
 
 def gather_instances(samples: Sequence[Any], key: str, shape: Tuple[int, ...],
-                     device: torch.device) -> Tensor:
+                     device: torch.device, owner: str = 'FastMETROHead') -> Tensor:
     """(B,) + shape from each sample's (1,) + shape ``gt_instances.<key>``.
 
     Raises:
@@ -45,9 +47,9 @@ def gather_instances(samples: Sequence[Any], key: str, shape: Tuple[int, ...],
     """
     values = []
     for index, sample in enumerate(samples):
-        value = instance_field(sample, key, index, device)
+        value = instance_field(sample, key, index, device, owner)
         if tuple(value.shape) != (1, ) + tuple(shape):
-            raise ValueError(f'FastMETROHead: data sample {index} gt_instances.{key} has '
+            raise ValueError(f'{owner}: data sample {index} gt_instances.{key} has '
                              f'shape {tuple(value.shape)}, expected {(1, ) + tuple(shape)}')
         values.append(value)
     return torch.cat(values)
