@@ -17,7 +17,8 @@ PIP         := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(VPY) -m pip ins
                --disable-pip-version-check -c $(CONSTRAINTS)
 STAMP       := $(VENV)/.fastmetro-installed
 REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
-               requirements/runtime.txt requirements/render.txt requirements/tests.txt setup.py
+               requirements/runtime.txt requirements/render.txt requirements/synthetic.txt \
+               requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 QUICKSTART_ARGS ?=
 
@@ -36,6 +37,7 @@ $(STAMP): $(REQS)
 	$(PIP) -r requirements/render.txt
 	$(PIP) --no-deps pyrender
 	@$(MAKE) --no-print-directory offscreen-gl
+	$(PIP) -r requirements/synthetic.txt
 	$(PIP) -r requirements/tests.txt
 	$(PIP) --no-deps --no-build-isolation -e .
 	$(VPY) tools/check_environment.py

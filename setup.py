@@ -1,6 +1,13 @@
 """fastmetro-mm: FastMETRO (ECCV 2022) as a plugin for MMPose 1.x."""
 from setuptools import find_packages, setup
 
+
+def requirements(name: str) -> list:
+    """The package names of requirements/{name}.txt (versions: requirements/constraints.txt)."""
+    with open(f'requirements/{name}.txt') as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+
+
 setup(
     name='fastmetro_mm',
     version=open('fastmetro_mm/version.py').read().split("'")[1],
@@ -13,5 +20,9 @@ setup(
     # The OpenMMLab stack cannot be resolved by pip alone (mmcv is compiled against the
     # installed torch, mmpose needs --no-deps): `make env` installs it from requirements/.
     install_requires=[],
+    # Only the synthetic generator (fastmetro_mm.synthetic) needs these: `pip install
+    # -e .[synthetic]`. Rendering also needs pyrender, installed with --no-deps (see
+    # requirements/constraints.txt), and the packages of requirements/render.txt.
+    extras_require={'synthetic': requirements('synthetic')},
     zip_safe=False,
 )

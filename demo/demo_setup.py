@@ -44,7 +44,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
     """The model, the detector (None with --bbox) and a renderer for the model's mesh."""
     from fastmetro_mm.apis import init_model, init_person_detector, mesh_faces
-    from fastmetro_mm.visualization.renderer import MeshRenderer
+    from fastmetro_mm.render import MeshRenderer
 
     if args.bbox is None and args.det_config is None:
         raise SystemExit('give person boxes (--bbox X1 Y1 X2 Y2, repeatable) or a person '

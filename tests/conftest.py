@@ -6,7 +6,8 @@ stand-ins of every body-model file the configs read, under the names that
 under ``data/synthetic/``). Building them takes ~20 s, so only tests that ask for the
 fixture pay, and they pay once.
 
-This file must not import mmengine / mmpose: the mesh-core tests run without the toolbox.
+This file must not import mmengine / mmpose: the mesh-core and synthetic tests run without the
+toolbox.
 """
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import numpy as np
 import pytest
 
 from fastmetro_mm.mesh.hierarchy import MeshHierarchy
-from fastmetro_mm.mesh.synthetic import (make_synthetic_h36m_regressor, make_synthetic_mano,
-                                         make_synthetic_smpl, mano_file_name, smpl_file_name,
-                                         write_model_file)
+from fastmetro_mm.synthetic import (make_synthetic_h36m_regressor, make_synthetic_mano,
+                                   make_synthetic_smpl, mano_file_name, smpl_file_name,
+                                   write_model_file)
 
 #: File names in the synthetic data folder (as tools/make_synthetic_models.py writes them).
 SYNTHETIC_FILES = {

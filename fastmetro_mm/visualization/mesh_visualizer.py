@@ -25,13 +25,8 @@ from mmpose.registry import VISUALIZERS
 from mmpose.structures import PoseDataSample
 from mmpose.visualization import PoseLocalVisualizer
 
+from fastmetro_mm.mesh.camera import crop_to_image
 from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
-
-
-def _crop_pixels_to_image(points: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                          size: np.ndarray) -> np.ndarray:
-    """(..., 2) model-input pixels to image pixels (MMPose's top-down crop, no rotation)."""
-    return points / size * scale + center - 0.5 * scale
 
 
 @VISUALIZERS.register_module()
@@ -94,7 +89,7 @@ class MeshLocalVisualizer(PoseLocalVisualizer):
     def renderer(self):
         """The offscreen :class:`MeshRenderer`, made on first use."""
         if self._renderer is None:
-            from .renderer import MeshRenderer
+            from fastmetro_mm.render import MeshRenderer
             self._renderer = MeshRenderer(self.faces)
         return self._renderer
 
@@ -146,11 +141,11 @@ class MeshLocalVisualizer(PoseLocalVisualizer):
                 key in meta for key in ('input_center', 'input_scale', 'input_size')):
             return None
         moved = InstanceData()
-        moved.keypoints = _crop_pixels_to_image(
+        moved.keypoints = crop_to_image(
             np.asarray(gt.keypoints, np.float64),
             np.asarray(meta['input_center'], np.float64).reshape(2),
             np.asarray(meta['input_scale'], np.float64).reshape(2),
-            np.asarray(meta['input_size'], np.float64).reshape(2))
+            input_size=np.asarray(meta['input_size'], np.float64).reshape(2))
         visible = gt.get('keypoints_visible', np.ones(moved.keypoints.shape[:2]))
         moved.keypoints_visible = np.asarray(visible, np.float32).reshape(
             moved.keypoints.shape[:2])

@@ -14,7 +14,7 @@ def render_predictions(renderer: Any, image: np.ndarray, people: Sequence[Any],
     """Meshes of one image's people over it, optionally with a side view to the right.
 
     Args:
-        renderer: a :class:`fastmetro_mm.visualization.renderer.MeshRenderer` with the
+        renderer: a :class:`fastmetro_mm.render.MeshRenderer` with the
             model's faces.
         image: (H, W, 3) uint8 RGB.
         people: the image's :class:`MeshPrediction` list (all with the same camera).
@@ -25,7 +25,7 @@ def render_predictions(renderer: Any, image: np.ndarray, people: Sequence[Any],
     Returns:
         (H, W, 3) or (H, 2W, 3) uint8 RGB.
     """
-    from .renderer import person_colour
+    from fastmetro_mm.render import person_colour
 
     height, width = image.shape[:2]
     if people:

@@ -17,6 +17,8 @@ from scipy.ndimage import binary_dilation
 from fastmetro_mm.mesh.body_model import BodyModel
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
 from fastmetro_mm.mesh.joint_sets import J24, SMPL_24
+from fastmetro_mm.synthetic import appearance, backgrounds, poses
+from fastmetro_mm.synthetic.splits import prototype_rng
 
 TOOL_DIR = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
 SIZE = (96, 80)
@@ -168,12 +170,13 @@ def test_hand_freihand_layout(model_dir, tmp_path):
         assert uv.min() >= 0 and uv.max() <= 63  # the whole hand is in view
 
 
-def test_missing_offscreen_gl_names_the_fix():
-    code = ('import numpy as np, synthetic_scene as s\n'
-            's.MeshRenderer(8, 8, np.zeros((1, 3), dtype=int), 3)')
+def test_missing_offscreen_gl_names_the_fix(model_dir, tmp_path):
+    """Without offscreen OpenGL the tool fails and says what to install."""
+    command = [sys.executable, str(TOOL_DIR / 'make_synthetic.py'), '--model-dir',
+               str(model_dir), '--out-dir', str(tmp_path / 'no_gl'), '--num-train', '1',
+               '--num-test', '0']
     env = dict(os.environ, PYOPENGL_PLATFORM='no_such_platform')
-    result = subprocess.run([sys.executable, '-c', code], cwd=TOOL_DIR, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert 'libosmesa6' in result.stderr and 'PYOPENGL_PLATFORM' in result.stderr
 
@@ -184,7 +187,7 @@ def test_max_yaw_bounds_the_turn_away_from_the_camera():
 
     def yaws(max_yaw: float) -> np.ndarray:
         rng = np.random.default_rng(0)
-        rotvecs = [tool.scene.sample_body_orientation(rng, max_yaw) for _ in range(300)]
+        rotvecs = [poses.sample_body_orientation(rng, max_yaw) for _ in range(300)]
         body = half_turn.inv() * Rotation.from_rotvec(np.array(rotvecs))
         return body.as_euler('yzx')[:, 0]
 
@@ -205,9 +208,9 @@ def test_pose_prototypes_are_shared_by_both_splits_and_jittered_within_limits(mo
     out = tmp_path / 'prototypes'
     extra = ('--pose-prototypes', '2', '--prototype-jitter', '0.05')
     assert tool.main(_body_args(model_dir, out, 3, *extra)) == 0
-    limits = tool.scene.body_pose_limits(SMPL_24.names)
+    limits = poses.body_pose_limits(SMPL_24.names)
     low, high = limits[..., 0].reshape(-1), limits[..., 1].reshape(-1)
-    prototypes = tool.scene.sample_pose_prototypes(tool._prototype_rng(3), limits, 2)
+    prototypes = poses.sample_pose_prototypes(prototype_rng(3), limits, 2)
     for split in ('train', 'test'):
         pose = np.load(out / f'synthetic_{split}.npz')['pose'][:, 3:].astype(np.float64)
         assert np.all(pose >= low - 1e-6) and np.all(pose <= high + 1e-6)
@@ -224,12 +227,12 @@ def test_part_colours_tell_limbs_apart_and_match_left_and_right():
     joints = ['L_Shoulder', 'R_Shoulder', 'L_Knee', 'Head', 'Pelvis', 'R_Elbow']
     for row, name in enumerate(joints):
         weights[row, SMPL_24.names.index(name)] = 1.0
-    colours = tool.scene.body_part_colours(weights, SMPL_24.names)
+    colours = appearance.body_part_colours(weights, SMPL_24.names)
     assert colours.shape == (6, 3) and colours.min() >= 0 and colours.max() <= 1
     assert np.array_equal(colours[0], colours[1])  # left and right upper arm alike
     assert len({tuple(c) for c in colours[[0, 2, 3, 4, 5]]}) == 5  # other parts differ
     with pytest.raises(ValueError, match='no part for'):
-        tool.scene.body_part_colours(np.ones((2, 3)), ('Pelvis', 'Tail', 'Head'))
+        appearance.body_part_colours(np.ones((2, 3)), ('Pelvis', 'Tail', 'Head'))
 
 
 def test_part_colours_and_plain_backgrounds_render(model_dir, tmp_path):
@@ -259,4 +262,4 @@ def test_body_only_options_and_bad_backgrounds_are_refused(tmp_path, capsys):
         tool.main(['--model-dir', str(tmp_path), '--backgrounds', 'stripes'])
     assert "invalid choice: 'stripes'" in capsys.readouterr().err
     with pytest.raises(ValueError, match='non-empty subset'):
-        tool.scene.sample_background(np.random.default_rng(0), 8, 8, ('plaid',))
+        backgrounds.sample_background(np.random.default_rng(0), 8, 8, ('plaid',))

@@ -1,44 +1,39 @@
-"""A known person in a known camera, rendered by the dataset generator's own renderer.
+"""A known person in a known camera, rendered the way the synthetic dataset is made.
 
-The ground truth of the overlay tests: ``tools/dataset_converters/synthetic_scene.py`` (the
-renderer that makes the synthetic dataset) draws a posed synthetic SMPL body through a
-perspective camera; the tests then describe that body with the weak-perspective crop camera
-FastMETRO predicts and render it back with :mod:`fastmetro_mm.visualization`.
+The ground truth of the overlay tests: the synthetic dataset's scene
+(:mod:`fastmetro_mm.synthetic`: a random perspective camera, placement, background, colour
+and light) draws a posed synthetic SMPL body; the tests then describe that body with the
+weak-perspective crop camera FastMETRO predicts and render it back through that camera.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Dict
 
 import numpy as np
 import torch
 
 from fastmetro_mm.mesh.body_model import BodyModel
+from fastmetro_mm.mesh.image_camera import ImageCamera
 from fastmetro_mm.mesh.joint_sets import SMPL_24
+from fastmetro_mm.synthetic.appearance import sample_light, sample_mesh_colour
+from fastmetro_mm.synthetic.backgrounds import sample_background
+from fastmetro_mm.synthetic.camera_placement import place_in_view, project, sample_intrinsics
+from fastmetro_mm.synthetic.poses import (body_pose_limits, sample_betas,
+                                          sample_body_orientation, sample_body_pose)
+from fastmetro_mm.synthetic.scene import make_dataset_renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_scene_module() -> ModuleType:
-    """tools/dataset_converters/synthetic_scene.py as a module."""
-    path = ROOT / 'tools' / 'dataset_converters' / 'synthetic_scene.py'
-    spec = importlib.util.spec_from_file_location('synthetic_scene_for_tests', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def posed_body(model_dir: Path, seed: int) -> Dict[str, np.ndarray]:
     """A random synthetic-SMPL body pose: vertices (V, 3) in camera orientation, faces."""
-    scene = load_scene_module()
     rng = np.random.default_rng(seed)
     model = BodyModel.smpl(str(model_dir), gender='neutral', dtype=torch.float64)
     pose = np.zeros(72)
-    pose[:3] = scene.sample_body_orientation(rng)
-    pose[3:] = scene.sample_body_pose(rng, scene.body_pose_limits(SMPL_24.names))
-    betas = scene.sample_betas(rng)
+    pose[:3] = sample_body_orientation(rng)
+    pose[3:] = sample_body_pose(rng, body_pose_limits(SMPL_24.names))
+    betas = sample_betas(rng)
     with torch.no_grad():
         out = model(torch.from_numpy(pose)[None], torch.from_numpy(betas)[None])
     return dict(vertices=out.vertices[0].numpy(), faces=np.asarray(model.faces),
@@ -54,21 +49,18 @@ def render_ground_truth(vertices: np.ndarray, faces: np.ndarray, width: int, hei
     Returns:
         dict: K (3, 3), trans (3,), image (H, W, 3) uint8, mask (H, W) bool, uv (V, 2) pixels.
     """
-    scene = load_scene_module()
     rng = np.random.default_rng(seed)
-    K = scene.sample_intrinsics(rng, width, height, fov_range)
-    trans = scene.place_in_view(vertices, K, width, height, rng, fill_range=(0.5, 0.8))
-    background = scene.sample_background(rng, width, height)
-    colour = scene.sample_mesh_colour(rng, background)
-    light, intensity, ambient = scene.sample_light(rng)
-    renderer = scene.MeshRenderer(width, height, faces, len(vertices))
-    try:
-        image, mask = renderer.render(vertices + trans, K, colour, background, light,
-                                      intensity, ambient)
-    finally:
-        renderer.close()
-    return dict(K=K, trans=trans, image=image, mask=mask,
-                uv=scene.project(vertices + trans, K))
+    K = sample_intrinsics(rng, width, height, fov_range)
+    trans = place_in_view(vertices, K, width, height, rng, fill_range=(0.5, 0.8))
+    background = sample_background(rng, width, height)
+    colour = sample_mesh_colour(rng, background)
+    lighting = sample_light(rng)
+    camera = ImageCamera(float(K[0, 0]), (float(K[0, 2]), float(K[1, 2])), (width, height))
+    with make_dataset_renderer(faces) as renderer:
+        result = renderer.render(vertices + trans, camera, background, colours=[colour],
+                                 lighting=lighting)
+    return dict(K=K, trans=trans, image=result.image, mask=result.mask,
+                uv=project(vertices + trans, K))
 
 
 def square_box(uv: np.ndarray, padding: float = 1.2):

@@ -27,7 +27,7 @@ from fastmetro_mm.mesh.upsampler import MeshUpsampler  # noqa: E402
 
 
 def _synthetic_hierarchy() -> MeshHierarchy:
-    from fastmetro_mm.mesh.synthetic import make_synthetic_smpl
+    from fastmetro_mm.synthetic import make_synthetic_smpl
     model = make_synthetic_smpl()
     return MeshHierarchy.build(model['v_template'], model['f'], factors=(4, 4))
 

@@ -5,7 +5,7 @@ import scipy.sparse as sp
 import torch
 
 from fastmetro_mm.mesh import MeshHierarchy, MeshUpsampler, build_attention_mask
-from fastmetro_mm.mesh.synthetic import make_synthetic_mano, make_synthetic_smpl
+from fastmetro_mm.synthetic import make_synthetic_mano, make_synthetic_smpl
 
 
 @pytest.fixture(scope='module')

@@ -14,9 +14,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from fastmetro_mm.render.vertex_normals import vertex_normals
+
 from .rig import (Skeleton, apply_permutation, bone_displacement, edit_skeleton,
                   joint_bulge_posedirs, joint_regressor, permutation_with_targets,
-                  skinning_weights, vertex_normals)
+                  skinning_weights)
 from .sdf import Capsule, Ellipsoid, Primitive, union_distance
 from .surface import (decimate_closed, graded_axis, inverted_faces, marching_cubes_surface,
                       relax_on_surface)

@@ -17,15 +17,14 @@ import smplx
 import torch
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
-from fastmetro_mm.mesh.synthetic import (make_synthetic_mano, make_synthetic_smpl,
-                                         write_model_file)
-from fastmetro_mm.mesh.synthetic import body as synth_body
-from fastmetro_mm.mesh.synthetic import hand as synth_hand
-from fastmetro_mm.mesh.synthetic.rig import permutation_with_targets
-from fastmetro_mm.mesh.synthetic.sdf import (Capsule, Ellipsoid, grid_union_distance, smooth_min,
-                                             union_distance)
-from fastmetro_mm.mesh.synthetic.surface import (closed_manifold_problems, graded_axis,
-                                                 inverted_faces, signed_volume)
+from fastmetro_mm.synthetic import make_synthetic_mano, make_synthetic_smpl, write_model_file
+from fastmetro_mm.synthetic import body as synth_body
+from fastmetro_mm.synthetic import hand as synth_hand
+from fastmetro_mm.synthetic.rig import permutation_with_targets
+from fastmetro_mm.synthetic.sdf import (Capsule, Ellipsoid, grid_union_distance, smooth_min,
+                                        union_distance)
+from fastmetro_mm.synthetic.surface import (closed_manifold_problems, graded_axis,
+                                            inverted_faces, signed_volume)
 
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20,
                 21]

@@ -1,7 +1,9 @@
-"""The mesh overlay lands on the person: renders checked against the dataset renderer.
+"""The one offscreen renderer: the mesh overlay lands on the person.
 
-Ground truth comes from ``tools/dataset_converters/synthetic_scene.py`` (the renderer that
-makes the synthetic dataset), independent of ``fastmetro_mm.visualization``.
+Ground truth comes from the synthetic dataset's scene (``tests/visualization/scene_helpers.py``:
+a random perspective camera, placement, background and light, as
+``fastmetro_mm.synthetic`` renders its images); the overlays describe the same body with the
+weak-perspective crop camera and must cover the same pixels.
 """
 import os
 import subprocess
@@ -11,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastmetro_mm.mesh.image_camera import (ImageCamera, crop_cam_to_translation,
-                                                     fit_crop_cam, translation_to_crop_cam,
-                                                     weak_perspective_to_image)
-from fastmetro_mm.visualization.renderer import MeshRenderer, person_colour
+from fastmetro_mm.mesh.image_camera import (ImageCamera, crop_cam_to_translation, fit_crop_cam,
+                                            translation_to_crop_cam, weak_perspective_to_image)
+from fastmetro_mm.render import Lighting, MeshRenderer, person_colour
+from fastmetro_mm.synthetic.scene import make_dataset_renderer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'visualization'))
 from scene_helpers import posed_body, render_ground_truth, square_box  # noqa: E402
 
 WIDTH, HEIGHT = 320, 240
@@ -57,16 +59,16 @@ def test_overlay_through_weak_perspective_camera_covers_the_silhouette(synthetic
 
 def test_renderer_matches_the_dataset_renderer_through_the_same_pinhole(synthetic_data_dir,
                                                                        renderer):
-    from scene_helpers import load_scene_module
-    scene = load_scene_module()
+    """The overlays' renderer and the dataset's (another material, a light drawn per image)
+    cover the same pixels through the same camera."""
     body = posed_body(synthetic_data_dir, 3)
     camera = ImageCamera.for_image(WIDTH, HEIGHT, focal_length=400.0)
     vertices = body['vertices'] - body['vertices'].mean(0) + np.array([0.3, 0.1, 5.0])
-    reference = scene.MeshRenderer(WIDTH, HEIGHT, body['faces'], len(vertices))
+    reference = make_dataset_renderer(body['faces'])
     try:
-        _, mask = reference.render(vertices, camera.intrinsics, np.full(3, 0.5),
-                                   np.zeros((HEIGHT, WIDTH, 3), np.uint8), np.zeros(3), 3.0,
-                                   0.3)
+        mask = reference.render(vertices, camera, np.zeros((HEIGHT, WIDTH, 3), np.uint8),
+                                colours=[np.full(3, 0.5)],
+                                lighting=Lighting.from_rotvec(np.zeros(3), 3.0, 0.3)).mask
     finally:
         reference.close()
     result = renderer.render(vertices, camera)
@@ -143,7 +145,7 @@ def test_side_view_turns_the_person(synthetic_data_dir, renderer):
 
 def test_missing_offscreen_gl_names_the_package_to_install():
     code = ('import numpy as np\n'
-            'from fastmetro_mm.visualization.renderer import MeshRenderer\n'
+            'from fastmetro_mm.render import MeshRenderer\n'
             'MeshRenderer(np.array([[0, 1, 2]]))\n')
     env = dict(os.environ, PYOPENGL_PLATFORM='no_such_platform')
     proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
@@ -151,3 +153,9 @@ def test_missing_offscreen_gl_names_the_package_to_install():
     assert proc.returncode != 0
     assert 'RuntimeError' in proc.stderr
     assert 'libosmesa6' in proc.stderr and 'libegl1' in proc.stderr
+
+
+def test_the_former_import_path_still_works():
+    """User code that imports the renderer from fastmetro_mm.visualization keeps working."""
+    from fastmetro_mm.visualization import renderer as former
+    assert former.MeshRenderer is MeshRenderer and former.person_colour is person_colour

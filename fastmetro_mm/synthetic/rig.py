@@ -198,24 +198,6 @@ def bone_displacement(vertices: np.ndarray, weights: np.ndarray, rest: Skeleton,
     return out
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals.
-
-    Args:
-        vertices: (V, 3) positions.
-        faces: (F, 3) vertex indices, counter-clockwise from outside.
-
-    Returns:
-        (V, 3) unit outward normals.
-    """
-    a, b, c = (vertices[faces[:, k]] for k in range(3))
-    face_n = np.cross(b - a, c - a)
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True)
-
-
 def joint_bulge_posedirs(normals: np.ndarray, weights: np.ndarray, parents: np.ndarray,
                          amplitude: float) -> np.ndarray:
     """Pose blend shapes that swell the skin around a bending joint.

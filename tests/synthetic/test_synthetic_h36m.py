@@ -8,7 +8,7 @@ import torch
 
 from fastmetro_mm.mesh import BodyModel, JointRegressor, MeshHierarchy
 from fastmetro_mm.mesh.joint_sets import H36M_17, H36M_TO_J14, J14, SMPL_24
-from fastmetro_mm.mesh.synthetic import make_synthetic_h36m_regressor, make_synthetic_smpl
+from fastmetro_mm.synthetic import make_synthetic_h36m_regressor, make_synthetic_smpl
 
 #: H36M joints that take an SMPL joint's location (H36M 'Torso' is SMPL's spine2, between
 #: pelvis and neck).

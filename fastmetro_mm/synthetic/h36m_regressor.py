@@ -138,7 +138,7 @@ def make_synthetic_h36m_regressor(model: Dict[str, Any]) -> np.ndarray:
     missing = [k for k in ('v_template', 'J_regressor', 'J', 'vert_sym_idxs') if k not in model]
     if missing:
         raise KeyError(f'make_synthetic_h36m_regressor: model dict lacks {missing}; pass the '
-                       'dict from fastmetro_mm.mesh.synthetic.make_synthetic_smpl')
+                       'dict from fastmetro_mm.synthetic.make_synthetic_smpl')
     vertices = np.asarray(model['v_template'], dtype=np.float64)
     joints = np.asarray(model['J'], dtype=np.float64)
     sym = np.asarray(model['vert_sym_idxs'], dtype=np.int64)

@@ -5,7 +5,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Dict, Union
 
-from ..atomic_file import atomic_write
+from fastmetro_mm.mesh.atomic_file import atomic_write
 
 
 def write_model_file(model: Dict[str, Any], path: Union[str, Path]) -> Path:
