@@ -32,6 +32,7 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
+from fastmetro_mm.mesh.mesh_type import get_mesh_type  # noqa: E402
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -117,8 +118,8 @@ def enable_visualization(cfg: Config, show_dir: Optional[str], show: bool,
         if 'body_model' not in head:
             raise KeyError('tools/test.py: MeshLocalVisualizer needs mesh faces: set '
                            'visualizer.body_model (or model.head.body_model)')
-        model_type = {'body': 'smpl', 'hand': 'mano'}[head.get('mesh_type', 'body')]
-        visualizer['body_model'] = dict(head['body_model'], model_type=model_type)
+        mesh_type = get_mesh_type(head.get('mesh_type', 'body'), 'tools/test.py: model.head')
+        visualizer['body_model'] = dict(head['body_model'], model_type=mesh_type.model_type)
 
 
 def write_metrics(metrics: Dict[str, float], path: str) -> None:

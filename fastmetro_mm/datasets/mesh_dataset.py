@@ -28,45 +28,12 @@ import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
+from ..mesh.gender import Gender
 from .metainfo import J24_BODY_METAINFO
 
 #: Dataset meta keys copied into every sample for the pipeline (as MMPose's datasets do).
 META_KEYS_FOR_PIPELINE = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
                           'dataset_keypoint_weights', 'flip_indices', 'skeleton_links')
-
-#: Gender spellings found in SPIN npz files and METRO TSV labels, mapped to the project's codes.
-GENDER_CODES = {
-    'n': 0, 'neutral': 0, 'none': 0, '': 0,
-    'm': 1, 'male': 1,
-    'f': 2, 'female': 2,
-}
-
-
-def parse_gender(value: Any, where: str) -> int:
-    """Gender code (0 neutral / unknown, 1 male, 2 female) from a string or code.
-
-    Args:
-        value: ``'m'`` / ``'f'`` / ``'male'`` / ``'female'`` / ``'n'`` / ``'neutral'`` /
-            ``'none'`` (any case; bytes too), None, or an integer code 0, 1, 2.
-        where: text naming the file, sample and key, for the error message.
-
-    Returns:
-        The gender code.
-    """
-    if value is None:
-        return 0
-    if isinstance(value, bytes):
-        value = value.decode('utf-8')
-    if isinstance(value, str):
-        code = GENDER_CODES.get(value.strip().lower())
-        if code is None:
-            raise ValueError(f'{where}: unknown gender {value!r}; expected one of '
-                             f'{sorted(GENDER_CODES)} or a code 0 / 1 / 2')
-        return code
-    if isinstance(value, (int, np.integer)) and int(value) in (0, 1, 2):
-        return int(value)
-    raise ValueError(f'{where}: gender must be a string or a code 0 (neutral), 1 (male), '
-                     f'2 (female), got {value!r}')
 
 
 def checked_array(value: Any, shape: Sequence[int], where: str) -> np.ndarray:
@@ -107,7 +74,7 @@ def make_mesh_sample(*,
                      joints_3d: Optional[np.ndarray] = None,
                      pose: Optional[np.ndarray] = None,
                      betas: Optional[np.ndarray] = None,
-                     gender: int = 0,
+                     gender: Gender = Gender.NEUTRAL,
                      pose_key: str = 'smpl_pose',
                      pose_dim: int = 72,
                      num_betas: int = 10,
@@ -127,7 +94,7 @@ def make_mesh_sample(*,
             ``has_joints_3d`` 0). A person whose confidences are all 0 has no 3D joints.
         pose: (pose_dim,) axis-angle, or None when unavailable (then zeros, ``has_smpl`` 0).
         betas: (num_betas,) shape, required with ``pose``.
-        gender: 0 neutral / unknown, 1 male, 2 female.
+        gender: the person's gender (:meth:`Gender.parse` reads an annotation's spelling).
         pose_key: ``'smpl_pose'`` for bodies, ``'mano_pose'`` for hands.
         pose_dim: 72 for SMPL, 48 for MANO.
         num_betas: number of shape coefficients.
@@ -151,7 +118,7 @@ def make_mesh_sample(*,
         bbox_center=(0.5 * (bbox[:2] + bbox[2:]))[None],
         bbox_scale=(bbox[2:] - bbox[:2])[None],
         bbox_score=np.ones(1, np.float32),
-        gender=np.array([gender], np.int64),
+        gender=np.array([int(gender)], np.int64),  # the Gender code: 0 / 1 / 2
     )
 
     if keypoints is None:

@@ -23,7 +23,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmpose.registry import DATASETS
 
-from .mesh_dataset import MeshDataset, make_mesh_sample, parse_gender, square_bbox
+from ..mesh.gender import Gender
+from .mesh_dataset import MeshDataset, make_mesh_sample, square_bbox
 
 #: SPIN stores the bbox side divided by this.
 SPIN_SCALE_UNIT = 200.0
@@ -117,7 +118,7 @@ class SPINNpzDataset(MeshDataset):
                     joints_3d=None if joints_3d is None else joints_3d[i],
                     pose=pose[i] if with_smpl else None,
                     betas=betas[i] if with_smpl else None,
-                    gender=0 if gender is None else parse_gender(gender[i],
-                                                                 f'{label}, gender'),
+                    gender=Gender.parse(None if gender is None else gender[i],
+                                        f'{label}, gender'),
                     img_path=osp.join(self.data_prefix.get('img', ''), str(names[i]))))
         return data_list

@@ -41,7 +41,8 @@ import numpy as np
 import yaml
 from mmpose.registry import DATASETS
 
-from .mesh_dataset import MeshDataset, make_mesh_sample, parse_gender, square_bbox
+from ..mesh.gender import Gender
+from .mesh_dataset import MeshDataset, make_mesh_sample, square_bbox
 from .spin_npz_dataset import SPIN_SCALE_UNIT
 from .tsv_file import TSVFile
 
@@ -240,7 +241,7 @@ class MeshTSVDataset(MeshDataset):
                               num_joints, 4),
             pose=pose,
             betas=betas,
-            gender=parse_gender(person.get('gender'), f'{label}, gender'),
+            gender=Gender.parse(person.get('gender'), f'{label}, gender'),
             img_path=key,
             img_id=row,
             extra=dict(tsv_row=row))

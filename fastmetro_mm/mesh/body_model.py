@@ -17,11 +17,11 @@ import torch
 from smplx.lbs import lbs
 from torch import Tensor, nn
 
+from .gender import SMPL_GENDERS
 from .model_file import MANO_KEYS, SMPL_KEYS, load_model_file, to_smplx_struct
 
 PathLike = Union[str, Path]
 
-SMPL_GENDERS = ('neutral', 'male', 'female')
 #: Skeleton joints per model type; the pose is one rotation per joint.
 NUM_MODEL_JOINTS = {'smpl': 24, 'mano': 16}
 

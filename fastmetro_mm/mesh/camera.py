@@ -4,14 +4,20 @@ The network predicts ``cam = (s, tx, ty)`` per instance and projects 3D points a
 ``x = s * (X[..., :2] + t)``, giving coordinates in the square crop normalised to [-1, 1]
 (-1 = left/top edge of the crop, +1 = right/bottom edge). The crop covers the bounding box
 ``center +- scale / 2`` in image pixels, as MMPose's top-down affine transform defines it when
-no rotation is applied. All functions are plain differentiable tensor expressions.
+no rotation is applied. All functions are plain differentiable tensor expressions;
+:func:`crop_to_image` and :func:`image_to_crop`, the one place where crop and image
+coordinates meet, take numpy arrays as well.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Tuple, TypeVar, Union
 
+import numpy as np
 import torch
 from torch import Tensor
+
+#: A torch tensor or a numpy array; the crop conversions return the type they are given.
+Points = TypeVar('Points', Tensor, np.ndarray)
 
 
 def _check_cam(cam: Tensor, batch: Optional[int], fn: str) -> None:
@@ -40,55 +46,85 @@ def weak_perspective_project(points: Tensor, cam: Tensor) -> Tensor:
     return scale * (points[..., :2] + trans)
 
 
-def _bbox_half_size(scale: Tensor) -> Tensor:
-    """(B,) or (B, 2) box size in pixels -> (B, 1, 2) half size."""
-    if scale.dim() == 1:
-        scale = scale[:, None].expand(-1, 2)
-    return 0.5 * scale[:, None, :]
-
-
-def _check_bbox(points: Tensor, center: Tensor, scale: Tensor, fn: str) -> None:
-    if points.dim() != 3 or points.shape[-1] != 2:
-        raise ValueError(f'{fn}: points must have shape (B, K, 2), got '
-                         f'{tuple(points.shape)}')
-    batch = points.shape[0]
-    if tuple(center.shape) != (batch, 2):
-        raise ValueError(f'{fn}: center must have shape ({batch}, 2), got '
-                         f'{tuple(center.shape)}')
-    if tuple(scale.shape) not in ((batch, ), (batch, 2)):
-        raise ValueError(f'{fn}: scale must have shape ({batch},) or ({batch}, 2) (box size '
-                         f'in pixels), got {tuple(scale.shape)}')
-
-
-def crop_to_image(points: Tensor, center: Tensor, scale: Tensor) -> Tensor:
-    """Map crop coordinates in [-1, 1] to image pixels.
-
-    Args:
-        points: (B, K, 2) crop coordinates.
-        center: (B, 2) bounding-box centre (x, y) in image pixels (MMPose ``bbox_center``).
-        scale: (B, 2) box width and height in pixels (MMPose ``bbox_scale``), or (B,) for a
-            square box.
+def _crop_box(points: Points, center: Points, scale: Points, input_size: Optional[Points],
+              fn: str) -> Tuple[Points, Points, Optional[Points]]:
+    """Checks the crop box's shapes; returns center, half size and input size, broadcastable.
 
     Returns:
-        (B, K, 2) ``center + points * scale / 2`` in image pixels.
+        ``center`` (..., 1, 2), ``half`` (..., 1, 2) or (..., 1, 1) for a square box, and
+        ``input_size`` (1, 2) or None, so that each broadcasts against (..., K, 2) points.
     """
-    _check_bbox(points, center, scale, 'crop_to_image')
-    return center[:, None, :] + points * _bbox_half_size(scale)
+    if isinstance(points, np.ndarray):  # numpy callers may hand in tuples or lists
+        center, scale = np.asarray(center), np.asarray(scale)
+        input_size = None if input_size is None else np.asarray(input_size)
+    if points.ndim < 2 or points.shape[-1] != 2:
+        raise ValueError(f'{fn}: points must have shape (..., K, 2), got '
+                         f'{tuple(points.shape)}')
+    batched = tuple(points.shape[:-2]) + (2, )
+    if tuple(center.shape) not in (batched, (2, )):
+        raise ValueError(f'{fn}: center must have shape {batched} or (2,) (box centre in '
+                         f'pixels), got {tuple(center.shape)}')
+    per_box = tuple(center.shape[:-1])
+    if tuple(scale.shape) == per_box:  # one side per box: a square box
+        half = 0.5 * scale[..., None, None]
+    elif tuple(scale.shape) == tuple(center.shape):
+        half = 0.5 * scale[..., None, :]
+    else:
+        raise ValueError(f'{fn}: scale must have shape {per_box} or {tuple(center.shape)} '
+                         f'(box size in pixels), got {tuple(scale.shape)}')
+    if input_size is not None and tuple(input_size.shape) != (2, ):
+        raise ValueError(f'{fn}: input_size must be the model input (w, h), got '
+                         f'{tuple(input_size.shape)}')
+    return center[..., None, :], half, input_size
 
 
-def image_to_crop(points: Tensor, center: Tensor, scale: Tensor) -> Tensor:
+def crop_to_image(points: Points, center: Points, scale: Points,
+                  input_size: Optional[Points] = None) -> Points:
+    """Map crop coordinates to image pixels (torch or numpy, differentiable).
+
+    The crop covers the box ``center +- scale / 2`` of the image (MMPose's top-down affine
+    without rotation). Crop coordinates are normalised to [-1, 1] (what the weak-perspective
+    camera projects to), or, with ``input_size``, model-input pixels in [0, w] x [0, h] (what
+    MMPose's ``TopdownAffine`` gives as ``transformed_keypoints``).
+
+    Args:
+        points: (..., K, 2) crop coordinates, e.g. (B, K, 2).
+        center: (..., 2) box centre (x, y) in image pixels (MMPose ``bbox_center`` /
+            ``input_center``), or (2,) for one box shared by all.
+        scale: box width and height in pixels (MMPose ``bbox_scale`` / ``input_scale``) of
+            the same shape as ``center``, or without its last axis for a square box.
+        input_size: (2,) model input (w, h) when ``points`` are in its pixels; None when they
+            are normalised.
+
+    Returns:
+        (..., K, 2) image pixels: ``center + points * scale / 2`` (normalised), or
+        ``points / input_size * scale + center - scale / 2`` (input pixels).
+    """
+    center, half, input_size = _crop_box(points, center, scale, input_size, 'crop_to_image')
+    if input_size is None:
+        return center + points * half
+    # Kept in MMPose's order of operations, so results match its own crop-to-image step.
+    return points / input_size * (2 * half) + center - half
+
+
+def image_to_crop(points: Points, center: Points, scale: Points,
+                  input_size: Optional[Points] = None) -> Points:
     """Map image pixels to crop coordinates (the inverse of :func:`crop_to_image`).
 
     Args:
-        points: (B, K, 2) image pixels.
-        center: (B, 2) bounding-box centre in pixels.
-        scale: (B, 2) or (B,) box size in pixels.
+        points: (..., K, 2) image pixels.
+        center: (..., 2) or (2,) box centre in pixels.
+        scale: box size in pixels, shaped like ``center`` or without its last axis (square).
+        input_size: (2,) model input (w, h) to get its pixels; None: normalised coordinates.
 
     Returns:
-        (B, K, 2) ``(points - center) / (scale / 2)``; [-1, 1] inside the box.
+        (..., K, 2) ``(points - center) / (scale / 2)``, in [-1, 1] inside the box; or
+        ``(points - center + scale / 2) / scale * input_size`` in model-input pixels.
     """
-    _check_bbox(points, center, scale, 'image_to_crop')
-    return (points - center[:, None, :]) / _bbox_half_size(scale)
+    center, half, input_size = _crop_box(points, center, scale, input_size, 'image_to_crop')
+    if input_size is None:
+        return (points - center) / half
+    return (points - center + half) / (2 * half) * input_size
 
 
 def weak_perspective_to_translation(cam: Tensor, focal_length: Union[float, Tensor],

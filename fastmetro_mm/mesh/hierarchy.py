@@ -74,6 +74,18 @@ class MeshHierarchy:
                 f'got from_level={from_level}, to_level={to_level}')
         return [self.up[level] for level in range(source - 1, target - 1, -1)]
 
+    def kept_vertices(self, level: int) -> np.ndarray:
+        """(n_level,) int64 indices of the level-0 vertices that ``level`` keeps.
+
+        Every coarser level is a vertex subset of the one below (``down`` selects), so a
+        fine mesh's vertices at these indices are its mesh at ``level``.
+        """
+        index = np.arange(self.vertex_counts[0], dtype=np.int64)
+        for step in range(self._level(level)):
+            csr = sp.csr_matrix(self.down[step])
+            index = index[csr.indices[csr.indptr[:-1]]]  # one stored 1 per coarse row
+        return index
+
     def _level(self, level: int) -> int:
         if not -self.num_levels <= level < self.num_levels:
             raise IndexError(

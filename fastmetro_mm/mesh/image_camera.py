@@ -34,6 +34,8 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from .camera import crop_to_image, image_to_crop
+
 #: Focal length (pixels) per 256 pixels of the larger image side: SPIN / METRO render their
 #: 224 crops with 5000 px; scaling with the image keeps the field of view (about 2.9 degrees)
 #: and so the approximation error of eq. (2) the same for any image size.
@@ -175,7 +177,7 @@ def weak_perspective_to_image(points: np.ndarray, cam: np.ndarray, center: np.nd
     cam = np.asarray(cam, dtype=np.float64)
     size = _crop_size(scale, cam.shape[0])
     crop = cam[:, None, :1] * (points[..., :2] + cam[:, None, 1:])
-    return np.asarray(center, dtype=np.float64)[:, None] + 0.5 * size[:, None, None] * crop
+    return crop_to_image(crop, np.asarray(center, dtype=np.float64), size)
 
 
 def fit_crop_cam(points: np.ndarray, pixels: np.ndarray, center: np.ndarray,
@@ -202,7 +204,7 @@ def fit_crop_cam(points: np.ndarray, pixels: np.ndarray, center: np.ndarray,
         raise ValueError(f'fit_crop_cam: expected points (N, 3) and pixels (N, 2), got '
                          f'{points.shape} and {pixels.shape}')
     size = float(np.asarray(scale, dtype=np.float64).reshape(-1)[0])
-    crop = (pixels - np.asarray(center, dtype=np.float64)) / (0.5 * size)  # (N, 2)
+    crop = image_to_crop(pixels, np.asarray(center, dtype=np.float64), np.float64(size))
     w = np.ones(len(points)) if weights is None else np.asarray(weights, dtype=np.float64)
     # Unknowns (s, s tx, s ty): x-rows [X, 1, 0], y-rows [Y, 0, 1].
     rows = np.zeros((2 * len(points), 3))

@@ -7,7 +7,34 @@ prefix, which the tests use to check every flip pair.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, TypeVar
+
+import numpy as np
+import torch
+
+#: A torch tensor or a numpy array; root helpers return the type they are given.
+Points = TypeVar('Points', torch.Tensor, np.ndarray)
+
+
+def root_point(joints: Points, root: Sequence[int]) -> Points:
+    """The root of joint sets: the mean of the ``root`` rows.
+
+    Args:
+        joints: (..., K, 3) joints (torch or numpy).
+        root: indices of the joints whose mean is the root, e.g. ``(2, 3)`` for J14's mid-hip.
+
+    Returns:
+        (..., 1, 3) root points, same type and dtype as ``joints``.
+    """
+    rows = joints[..., list(root), :]
+    if isinstance(rows, torch.Tensor):
+        return rows.mean(dim=-2, keepdim=True)
+    return rows.mean(axis=-2, keepdims=True)
+
+
+def centre_on_root(points: Points, joints: Points, root: Sequence[int]) -> Points:
+    """``points`` (..., P, 3) moved so that the root of ``joints`` (..., K, 3) is the origin."""
+    return points - root_point(joints, root)
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,14 @@ class JointSet:
         except ValueError:
             raise ValueError(f'JointSet {self.name!r} has no joint {joint_name!r}; '
                              f'joints: {self.names}') from None
+
+    def root_of(self, joints: Points) -> Points:
+        """(..., K, 3) joints of this set -> (..., 1, 3) root (see :func:`root_point`)."""
+        return root_point(joints, self.root)
+
+    def centre(self, points: Points, joints: Points) -> Points:
+        """``points`` (..., P, 3) relative to the root of this set's ``joints`` (..., K, 3)."""
+        return centre_on_root(points, joints, self.root)
 
     @property
     def flip_permutation(self) -> Tuple[int, ...]:

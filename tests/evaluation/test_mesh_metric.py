@@ -17,7 +17,7 @@ from mmpose.structures import PoseDataSample
 import fastmetro_mm  # noqa: F401  (registers MeshMetric)
 from fastmetro_mm.evaluation import MeshMetric, fscore
 from fastmetro_mm.mesh import BodyModel
-from fastmetro_mm.mesh.synthetic import make_synthetic_mano, mano_file_name, write_model_file
+from fastmetro_mm.synthetic import make_synthetic_mano, mano_file_name, write_model_file
 
 NUM_VERTICES = 50  # the metric takes any V when no regressor is configured
 
@@ -58,7 +58,7 @@ def centred(joints):
 
 def test_mpjpe_and_pa_mpjpe_match_mmpose_keypoint_mpjpe():
     samples = random_body_samples(6)
-    out = run_metric(MeshMetric(mode='body'), samples)
+    out = run_metric(MeshMetric(mesh_type='body'), samples)
     pred = np.stack([s.pred_instances.keypoints_3d[0] for s in samples])
     gt = np.stack([s.gt_instances.joints_3d[0] for s in samples])
     mask = np.ones(gt.shape[:2], dtype=bool)
@@ -71,7 +71,7 @@ def test_mpjpe_and_pa_mpjpe_match_mmpose_keypoint_mpjpe():
     # Equal visible counts per sample make the per-sample mean equal MMPose's per-joint mean.
     visible = np.ones((6, 14))
     visible[:, [0, 7]] = 0
-    out = run_metric(MeshMetric(mode='body'), random_body_samples(6, visible=visible))
+    out = run_metric(MeshMetric(mesh_type='body'), random_body_samples(6, visible=visible))
     assert out['MPJPE'] == pytest.approx(
         1000 * keypoint_mpjpe(centred(pred), centred(gt), visible > 0, 'none'), rel=1e-9)
 
@@ -83,8 +83,8 @@ def test_invisible_joints_do_not_count():
     noisy = random_body_samples(3, visible=visible)
     for sample in noisy:
         sample.gt_instances.joints_3d[0, 5] = 1e3  # garbage where the annotation is missing
-    expected = run_metric(MeshMetric(mode='body'), clean)
-    got = run_metric(MeshMetric(mode='body'), noisy)
+    expected = run_metric(MeshMetric(mesh_type='body'), clean)
+    got = run_metric(MeshMetric(mesh_type='body'), noisy)
     for name in ('MPJPE', 'PA-MPJPE'):
         assert got[name] == pytest.approx(expected[name], rel=1e-9)
 
@@ -99,7 +99,7 @@ def test_mpvpe_of_a_known_offset_is_the_offset():
         samples.append(make_sample(vertices + offset, joints,
                                    dict(joints_3d=joints, vertices=vertices, has_smpl=1,
                                         has_joints_3d=1, joints_3d_visible=np.ones(14))))
-    out = run_metric(MeshMetric(mode='body'), samples)
+    out = run_metric(MeshMetric(mesh_type='body'), samples)
     assert out['MPVPE'] == pytest.approx(13.0, rel=1e-9)
     assert out['PA-MPVPE'] == pytest.approx(0.0, abs=1e-9)
     assert out['MPJPE'] == pytest.approx(0.0, abs=1e-9)
@@ -109,7 +109,7 @@ def test_samples_without_ground_truth_are_excluded_and_counted():
     samples = random_body_samples(5)
     samples[2].gt_instances.has_joints_3d[:] = 0
     samples[3].gt_instances.joints_3d_visible[0, 2] = 0  # a hip unseen: no root, no MPJPE
-    full = MeshMetric(mode='body')
+    full = MeshMetric(mesh_type='body')
     per_sample = [full._sample_errors(s.pred_instances, s.gt_instances,
                                       s.gt_instances.vertices[0]) for s in samples]
     # Sample 1 has no GT mesh: neither SMPL parameters nor vertices.
@@ -117,7 +117,7 @@ def test_samples_without_ground_truth_are_excluded_and_counted():
     del samples[1].gt_instances.vertices
     bare = PoseDataSample()  # inference on a bare image: no gt_instances at all
     bare.pred_instances = samples[0].pred_instances.clone()
-    out = run_metric(MeshMetric(mode='body'), samples + [bare])
+    out = run_metric(MeshMetric(mesh_type='body'), samples + [bare])
     # Without a regressor the GT mesh is centred on the GT joints' root, so MPVPE also needs
     # the annotation's hips (samples 2 and 3 lack them); PA-MPVPE needs the mesh only.
     assert (out['MPJPE_count'], out['PA-MPJPE_count'], out['MPVPE_count'],
@@ -129,13 +129,13 @@ def test_samples_without_ground_truth_are_excluded_and_counted():
     # Given vertices are the GT mesh even where has_smpl (the body-model parameters) is 0,
     # as FreiHAND's vertices without its MANO file.
     samples[1].gt_instances.vertices = samples[0].gt_instances.vertices.copy()
-    out = run_metric(MeshMetric(mode='body'), samples)
+    out = run_metric(MeshMetric(mesh_type='body'), samples)
     assert out['PA-MPVPE_count'] == 5
     # No sample has the GT: the metric is absent, its count is 0.
     for sample in samples:
         sample.gt_instances.has_smpl[:] = 0
         del sample.gt_instances.vertices
-    out = run_metric(MeshMetric(mode='body'), samples)
+    out = run_metric(MeshMetric(mesh_type='body'), samples)
     assert 'MPVPE' not in out and out['MPVPE_count'] == 0
 
 
@@ -168,7 +168,7 @@ def test_hand_protocol_with_body_model(mano_file, tmp_path):
     pose, betas = 0.3 * rng.normal(size=(3, 48)), rng.normal(size=(3, 10))
     with torch.no_grad():
         gt_vertices = mano(torch.from_numpy(pose), torch.from_numpy(betas)).vertices.double()
-    regressor = MeshMetric(mode='hand', body_model=body_model).regressor
+    regressor = MeshMetric(mesh_type='hand', body_model=body_model).regressor
     gt_joints = regressor(gt_vertices).numpy()
     gt_vertices = gt_vertices.numpy()
     wrist = gt_joints[:, :1]
@@ -183,9 +183,9 @@ def test_hand_protocol_with_body_model(mano_file, tmp_path):
         samples_mesh.append(make_sample(pred_vertices[i], np.zeros((21, 3)),
                                         dict(common, vertices=gt_vertices[i])))
     dump = tmp_path / 'errors.json'
-    out = run_metric(MeshMetric(mode='hand', body_model=body_model, dump_file=str(dump)),
+    out = run_metric(MeshMetric(mesh_type='hand', body_model=body_model, dump_file=str(dump)),
                      samples_params)
-    same = run_metric(MeshMetric(mode='hand', body_model=body_model), samples_mesh)
+    same = run_metric(MeshMetric(mesh_type='hand', body_model=body_model), samples_mesh)
     # The body model computes in float32, and its rounding depends on the batch it poses.
     for name in ('MPJPE', 'PA-MPJPE', 'MPVPE', 'PA-MPVPE', 'F@5mm', 'F@15mm'):
         assert out[name] == pytest.approx(same[name], rel=1e-5, abs=1e-4), name
@@ -206,16 +206,34 @@ def test_hand_protocol_with_body_model(mano_file, tmp_path):
 
 
 def test_configuration_errors_name_the_problem(mano_file):
-    with pytest.raises(ValueError, match='mode'):
-        MeshMetric(mode='face')
+    with pytest.raises(ValueError, match="mesh_type must be one of \\['body', 'hand'\\]"):
+        MeshMetric(mesh_type='face')
     with pytest.raises(ValueError, match="gt_joints_source='mesh' needs a joint regressor"):
         MeshMetric(gt_joints_source='mesh')
     with pytest.raises(ValueError, match="model_type='smpl'"):
-        MeshMetric(mode='body', body_model=dict(model_path=str(mano_file), model_type='mano'))
+        MeshMetric(mesh_type='body',
+                   body_model=dict(model_path=str(mano_file), model_type='mano'))
     sample = random_body_samples(1)[0]
     del sample.gt_instances.vertices
     with pytest.raises(ValueError, match='body_model'):
         MeshMetric().process(None, [sample.to_dict()])
+
+
+def test_deprecated_mode_is_mesh_type_with_a_warning():
+    samples = random_body_samples(4)
+    expected = run_metric(MeshMetric(mesh_type='body'), samples)
+    with pytest.warns(DeprecationWarning, match="'mode' is deprecated, use mesh_type='body'"):
+        old = MeshMetric(mode='body')
+    assert old.mesh_type == 'body'
+    assert run_metric(old, samples) == expected
+    init_default_scope('mmpose')
+    with pytest.warns(DeprecationWarning):
+        hand = METRICS.build(dict(type='MeshMetric', mode='hand'))  # a config written for mode=
+    assert hand.mesh_type == 'hand' and hand.fscore_names == ('F@5mm', 'F@15mm')
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match='mode'):
+        MeshMetric(mode='face')
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match='disagree'):
+        MeshMetric(mesh_type='body', mode='hand')
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +242,7 @@ NUM_SAMPLES, WORLD_SIZE = 5, 2
 
 
 def metric_cfg(tmp_dir, dump_name):
-    return dict(type='MeshMetric', mode='body', collect_dir=os.path.join(tmp_dir, 'collect'),
+    return dict(type='MeshMetric', mesh_type='body', collect_dir=os.path.join(tmp_dir, 'collect'),
                 dump_file=os.path.join(tmp_dir, dump_name))
 
 

@@ -71,3 +71,35 @@ def test_shape_errors():
         crop_to_image(torch.zeros(2, 5, 2), torch.zeros(2, 2), torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r'center must have shape \(2, 2\)'):
         image_to_crop(torch.zeros(2, 5, 2), torch.zeros(1, 2), torch.zeros(2))
+
+
+def test_crop_image_numpy_and_model_input_pixels():
+    import numpy as np
+
+    # A 224 x 224 input covering the box centred at (100, 50) of size 200 x 100.
+    center, scale, size = np.array([100.0, 50.0]), np.array([200.0, 100.0]), np.array([224, 224])
+    crop_pixels = np.array([[[0.0, 0.0], [224.0, 224.0], [112.0, 112.0]]])  # (1, 3, 2)
+    image = crop_to_image(crop_pixels, center, scale, input_size=size)
+    assert isinstance(image, np.ndarray) and image.shape == (1, 3, 2)
+    np.testing.assert_allclose(image, [[[0.0, 0.0], [200.0, 100.0], [100.0, 50.0]]])
+    # MMPose's own crop-to-image expression, bit for bit (float32 as the estimator runs it).
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 224, (1, 14, 2)).astype(np.float32)
+    c32, s32, z32 = center.astype(np.float32), scale.astype(np.float32), size.astype(np.float32)
+    mmpose = points / z32 * s32 + c32 - 0.5 * s32
+    ours = crop_to_image(points, c32, s32, input_size=z32)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, mmpose)
+    np.testing.assert_allclose(image_to_crop(ours, c32, s32, input_size=z32), points,
+                               atol=1e-4)
+    # Normalised coordinates: numpy gives what torch gives.
+    corners = np.array([[[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]]])
+    np.testing.assert_allclose(crop_to_image(corners, center, scale), image)
+    torch.testing.assert_close(
+        crop_to_image(torch.from_numpy(corners), torch.from_numpy(center[None]),
+                      torch.from_numpy(scale[None])), torch.from_numpy(image))
+    np.testing.assert_allclose(image_to_crop(image, center, scale), corners)
+    # A scalar scale is a square box; tuples are accepted for numpy points.
+    np.testing.assert_allclose(crop_to_image(corners, (0.0, 0.0), 10.0)[0, 1], [5.0, 5.0])
+    with pytest.raises(ValueError, match=r'input_size must be the model input \(w, h\)'):
+        crop_to_image(crop_pixels, center, scale, input_size=np.array([224]))

@@ -43,6 +43,20 @@ def test_upsampling_chain_order(hierarchy):
         hierarchy.upsampling_chain(3, 0)
 
 
+def test_kept_vertices_select_each_level_from_the_fine_mesh(hierarchy):
+    fine = np.random.default_rng(0).normal(size=(642, 3))
+    np.testing.assert_array_equal(hierarchy.kept_vertices(0), np.arange(642))
+    coarse = fine
+    for level in (1, 2):
+        coarse = hierarchy.down[level - 1] @ coarse
+        index = hierarchy.kept_vertices(level)
+        assert index.dtype == np.int64 and index.shape == (hierarchy.vertex_counts[level], )
+        np.testing.assert_array_equal(fine[index], coarse)
+    np.testing.assert_array_equal(hierarchy.kept_vertices(-1), hierarchy.kept_vertices(2))
+    with pytest.raises(IndexError, match='level 3'):
+        hierarchy.kept_vertices(3)
+
+
 def test_save_load_round_trip_is_exact(hierarchy, tmp_path):
     path = tmp_path / 'hierarchy.npz'
     hierarchy.save(path)

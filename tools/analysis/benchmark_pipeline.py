@@ -60,7 +60,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def _is_hand(cfg) -> bool:
-    return cfg.model.head.get('mesh_type', 'body') == 'hand'
+    from fastmetro_mm.mesh.mesh_type import get_mesh_type
+
+    mesh_type = cfg.model.head.get('mesh_type', 'body')
+    return get_mesh_type(mesh_type, 'benchmark_pipeline: model.head').name == 'hand'
 
 
 def dataset_config(cfg, split: str, real_data: bool, synthetic_root: Optional[str]) -> dict:

@@ -33,6 +33,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -
 
 from fastmetro_mm.mesh import BodyModel, JointRegressor  # noqa: E402
 from fastmetro_mm.mesh.atomic_file import atomic_write  # noqa: E402
+from fastmetro_mm.mesh.joint_sets import centre_on_root  # noqa: E402
+from fastmetro_mm.mesh.mesh_type import get_mesh_type  # noqa: E402
 
 
 def _project_to_rotation(matrix: torch.Tensor) -> torch.Tensor:
@@ -94,10 +96,11 @@ def mean_training_mesh(dataset: Any, body_model: BodyModel,
             canonical[:, :3] = 0
             vertices = body_model(canonical, shape).vertices.double()  # (B, V, 3)
             if root_regressor is not None:
-                root = root_regressor(vertices.float()).double().mean(1, keepdim=True)
+                regressed = root_regressor(vertices.float()).double()  # (B, R, 3)
+                centred = centre_on_root(vertices, regressed, range(regressed.shape[1]))
             else:
-                root = vertices.mean(1, keepdim=True)
-            canonical_sum += (vertices - root).sum(0)
+                centred = vertices - vertices.mean(1, keepdim=True)  # on the centroid
+            canonical_sum += centred.sum(0)
     mean_rotation = _project_to_rotation(rotation_sum / len(poses))
     return ((canonical_sum / len(poses)) @ mean_rotation.T).float()
 
@@ -149,7 +152,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     from mmpose.registry import DATASETS
 
     head = cfg.model.head
-    body_model = BodyModel(**head.body_model)
+    mesh_type = get_mesh_type(head.get('mesh_type', 'body'),
+                              f'mean_pose_baseline: {args.config}, model.head')
+    # The head's body_model names the file; the family (SMPL / MANO) follows its mesh_type.
+    body_model = BodyModel(**dict(head.body_model, model_type=mesh_type.model_type))
     regressor_file = head.get('joint_regressor_file')
     root_regressor = None
     if regressor_file is not None:

@@ -1,4 +1,5 @@
 """Metrics registered in ``mmpose.registry.METRICS``."""
-from .mesh_metric import MeshMetric, fscore
+from .mesh_errors import fscore
+from .mesh_metric import MeshMetric
 
 __all__ = ['MeshMetric', 'fscore']

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -26,81 +27,35 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
-from mmengine.structures import BaseDataElement
 from mmpose.registry import METRICS
-from scipy.spatial import cKDTree
 
 from ...mesh.atomic_file import atomic_write
 from ...mesh.body_model import BodyModel
 from ...mesh.joint_regressor import JointRegressor
-from ...mesh.joint_sets import H36M_17, H36M_TO_J14, J14, MANO_21
-from ...mesh.procrustes import similarity_procrustes
+from ...mesh.joint_sets import H36M_17, centre_on_root, root_point
+from ...mesh.mesh_type import MeshType, get_mesh_type
+from .mesh_errors import fscore, mean_distance, procrustes_align
+from .metric_inputs import get_field, instance_array
 
 #: Metric names in the order they are reported; F-score names are added per threshold.
 ERROR_NAMES = ('MPJPE', 'PA-MPJPE', 'MPVPE', 'PA-MPVPE')
-MODES = ('body', 'hand')
 GT_JOINT_SOURCES = ('auto', 'mesh', 'annotation')
 
 
-def fscore(pred: np.ndarray, gt: np.ndarray, threshold: float) -> Tuple[float, float, float]:
-    """F-score of two point sets at a distance threshold (FreiHAND's definition).
+def _mesh_type_argument(mesh_type: Optional[str], mode: Optional[str]) -> Tuple[str, str]:
+    """``(mesh_type, owner)`` for :func:`get_mesh_type` from the new and the deprecated name.
 
-    Args:
-        pred: (N, 3) predicted points.
-        gt: (M, 3) ground-truth points.
-        threshold: Distance in the points' unit; a point counts when its nearest neighbour in
-            the other set is strictly closer.
-
-    Returns:
-        ``(f, precision, recall)``: precision = fraction of predicted points near the GT set,
-        recall = fraction of GT points near the predicted set, f = 2PR / (P + R) (0 if both 0).
+    ``mode=`` was this metric's name for ``mesh_type`` before the project settled on one
+    vocabulary; user configs written with it keep working, with a warning.
     """
-    dist_pred = cKDTree(gt).query(pred)[0]  # (N,) each predicted point to its nearest GT point
-    dist_gt = cKDTree(pred).query(gt)[0]  # (M,)
-    precision = float(np.mean(dist_pred < threshold))
-    recall = float(np.mean(dist_gt < threshold))
-    if precision + recall == 0:
-        return 0.0, precision, recall
-    return 2 * precision * recall / (precision + recall), precision, recall
-
-
-def _mean_distance(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
-    """Mean Euclidean distance over the (masked) rows of (N, 3) arrays."""
-    dist = np.linalg.norm(pred - gt, axis=-1)  # (N,)
-    return float(dist[mask].mean() if mask is not None else dist.mean())
-
-
-def _align(pred: np.ndarray, gt: np.ndarray, weights: Optional[np.ndarray],
-           allow_reflection: bool) -> np.ndarray:
-    """Similarity-Procrustes-align (N, 3) ``pred`` to ``gt`` (float64); returns (N, 3)."""
-    w = None if weights is None else torch.from_numpy(weights.astype(np.float64))[None]
-    aligned = similarity_procrustes(torch.from_numpy(pred)[None], torch.from_numpy(gt)[None],
-                                    weights=w, allow_reflection=allow_reflection)
-    return aligned[0].numpy()
-
-
-def _get(container: Any, key: str) -> Any:
-    """``container[key]`` for a dict or a data element; None when absent."""
-    if isinstance(container, BaseDataElement):
-        return container.get(key, None)
-    if isinstance(container, dict):
-        return container.get(key)
-    raise TypeError(f'MeshMetric: expected a dict or data element holding {key!r}, got '
-                    f'{type(container).__name__}')
-
-
-def _instance(container: Any, key: str, where: str) -> Optional[np.ndarray]:
-    """Field ``key`` of one instance as float64/ints numpy, leading instance axis removed."""
-    value = _get(container, key) if container is not None else None
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    value = np.asarray(value)
-    if value.ndim == 0 or value.shape[0] != 1:
-        raise ValueError(f'MeshMetric: {where}.{key} must have a leading instance axis of 1, '
-                         f'got shape {value.shape}')
-    return value[0].astype(np.float64) if value.dtype.kind == 'f' else value[0]
+    if mode is None:
+        return ('body' if mesh_type is None else mesh_type), 'MeshMetric'
+    warnings.warn("MeshMetric: 'mode' is deprecated, use mesh_type="
+                  f'{mode!r} (the same values)', DeprecationWarning, stacklevel=3)
+    if mesh_type is not None and mesh_type != mode:
+        raise ValueError(f'MeshMetric: mesh_type={mesh_type!r} and its deprecated alias '
+                         f'mode={mode!r} disagree; give mesh_type only')
+    return mode, 'MeshMetric (deprecated mode=)'
 
 
 @METRICS.register_module()
@@ -125,11 +80,11 @@ class MeshMetric(BaseMetric):
     (pred ``keypoints_3d``, GT ``joints_3d``).
 
     Args:
-        mode: ``'body'`` (SMPL, 14 joints, mid-hip root) or ``'hand'`` (MANO, 21 joints,
-            wrist root, F-scores).
+        mesh_type: ``'body'`` (SMPL, 14 joints, mid-hip root; the default) or ``'hand'``
+            (MANO, 21 joints, wrist root, F-scores).
         joint_regressor_file: ``.npy`` / ``.npz`` (K_all, V) regressor, e.g.
             ``J_regressor_h36m_correct.npy`` for the body.
-        joint_select: Regressor rows giving the evaluated joints; None: the mode's default
+        joint_select: Regressor rows giving the evaluated joints; None: the mesh type's default
             (body: H36M 17 -> J14, needing a 17-row regressor; hand: all rows).
         root_indices: Joints (of the evaluated K) whose mean is the root; None: J14 mid-hip
             (2, 3) for the body, the wrist (0,) for the hand.
@@ -146,12 +101,14 @@ class MeshMetric(BaseMetric):
         dump_file: Optional ``.npz`` or ``.json`` written (atomically) with the per-sample
             errors and sample ids, in dataset order.
         collect_device, prefix, collect_dir: As for mmengine's ``BaseMetric``.
+        mode: Deprecated name of ``mesh_type`` (a DeprecationWarning); configs written for
+            ``mode=`` keep working.
     """
 
     default_prefix: Optional[str] = 'mesh'
 
     def __init__(self,
-                 mode: str = 'body',
+                 mesh_type: Optional[str] = None,
                  joint_regressor_file: Optional[str] = None,
                  joint_select: Optional[Sequence[int]] = None,
                  root_indices: Optional[Sequence[int]] = None,
@@ -163,14 +120,14 @@ class MeshMetric(BaseMetric):
                  dump_file: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 mode: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        if mode not in MODES:
-            raise ValueError(f'MeshMetric: mode must be one of {MODES}, got {mode!r}')
+        spec = get_mesh_type(*_mesh_type_argument(mesh_type, mode))
         if gt_joints_source not in GT_JOINT_SOURCES:
             raise ValueError(f'MeshMetric: gt_joints_source must be one of {GT_JOINT_SOURCES}, '
                              f'got {gt_joints_source!r}')
-        self.mode = mode
+        self.mesh_type = spec.name
         self.gt_joints_source = gt_joints_source
         self.allow_reflection = allow_reflection
         self.dump_file = dump_file
@@ -181,49 +138,49 @@ class MeshMetric(BaseMetric):
         self.body_model: Optional[BodyModel] = None
         if body_model is not None:
             self.body_model = BodyModel(**body_model).eval()
-            expected = 'smpl' if mode == 'body' else 'mano'
-            if self.body_model.model_type != expected:
-                raise ValueError(f"MeshMetric(mode={mode!r}): body_model must be "
-                                 f"model_type={expected!r}, got {self.body_model.model_type!r}")
+            if self.body_model.model_type != spec.model_type:
+                raise ValueError(f'MeshMetric(mesh_type={spec.name!r}): body_model must be '
+                                 f'model_type={spec.model_type!r}, got '
+                                 f'{self.body_model.model_type!r}')
 
         self.regressor: Optional[JointRegressor] = None
         if joint_regressor_file is not None:
             self.regressor = JointRegressor.from_file(joint_regressor_file)
-        elif mode == 'hand' and self.body_model is not None:
+        elif spec.name == 'hand' and self.body_model is not None:
             self.regressor = JointRegressor.mano_21(self.body_model.j_regressor)
-        self.joint_select, self.vertex_root_rows = self._regressor_rows(joint_select,
+        self.joint_select, self.vertex_root_rows = self._regressor_rows(spec, joint_select,
                                                                         vertex_root_rows)
         if gt_joints_source == 'mesh' and self.regressor is None:
             raise ValueError("MeshMetric: gt_joints_source='mesh' needs a joint regressor "
                              '(joint_regressor_file, or body_model for the hand)')
 
-        default_set = J14 if mode == 'body' else MANO_21
-        self.root_indices = tuple(default_set.root if root_indices is None else root_indices)
+        self.root_indices = tuple(spec.joint_set.root if root_indices is None
+                                  else root_indices)
         if not self.root_indices:
             raise ValueError('MeshMetric: root_indices must name at least one joint')
         if fscore_thresholds is None:
-            fscore_thresholds = (0.005, 0.015) if mode == 'hand' else ()
+            fscore_thresholds = (0.005, 0.015) if spec.name == 'hand' else ()
         self.fscore_thresholds = tuple(float(t) for t in fscore_thresholds)
         self.fscore_names = tuple(f'F@{t * 1000:g}mm' for t in self.fscore_thresholds)
         self.metric_names = ERROR_NAMES + self.fscore_names
 
-    def _regressor_rows(self, joint_select: Optional[Sequence[int]],
+    def _regressor_rows(self, spec: MeshType, joint_select: Optional[Sequence[int]],
                         vertex_root_rows: Optional[Sequence[int]]
                         ) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]:
-        """Resolve the mode defaults for the regressor rows (see the class arguments)."""
+        """Resolve the mesh type's defaults for the regressor rows (see the class arguments)."""
         if self.regressor is None:
             if joint_select is not None or vertex_root_rows is not None:
                 raise ValueError('MeshMetric: joint_select / vertex_root_rows need a joint '
                                  'regressor (joint_regressor_file)')
             return None, None
         num_rows = self.regressor.num_joints
-        is_h36m = self.mode == 'body' and num_rows == len(H36M_17)
-        if joint_select is None and self.mode == 'body':
+        is_h36m = spec.name == 'body' and num_rows == len(H36M_17)
+        if joint_select is None and spec.regressor_select is not None:
             if not is_h36m:
                 raise ValueError(f'MeshMetric: the body regressor has {num_rows} rows; the '
                                  f'default joint_select maps the {len(H36M_17)} H36M rows to '
                                  'J14, so pass joint_select for another regressor')
-            joint_select = H36M_TO_J14
+            joint_select = spec.regressor_select
         if vertex_root_rows is None and is_h36m:
             vertex_root_rows = (H36M_17.index('Pelvis'), )
         for name, rows in (('joint_select', joint_select), ('vertex_root_rows',
@@ -237,29 +194,29 @@ class MeshMetric(BaseMetric):
 
     # -- per-sample preparation ------------------------------------------------------------
     def _regress(self, vertices: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """(V, 3) mesh -> (K, 3) evaluated joints and the (3,) root the mesh is centred on."""
+        """(V, 3) mesh -> (K, 3) evaluated joints and the (1, 3) root the mesh is centred on."""
         full = self.regressor(torch.from_numpy(vertices)[None].double())[0].numpy()
         joints = full if self.joint_select is None else full[list(self.joint_select)]
         if self.vertex_root_rows is not None:
-            return joints, full[list(self.vertex_root_rows)].mean(axis=0)
+            return joints, root_point(full, self.vertex_root_rows)
         if not all(0 <= r < len(joints) for r in self.root_indices):
             raise ValueError(f'MeshMetric: root_indices {self.root_indices} outside the '
                              f'{len(joints)} regressed joints')
-        return joints, joints[list(self.root_indices)].mean(axis=0)
+        return joints, root_point(joints, self.root_indices)
 
     def _gt_meshes(self, gts: List[Any]) -> List[Optional[np.ndarray]]:
         """GT (V, 3) mesh per sample (given, or posed by the body model), None without."""
         meshes: List[Optional[np.ndarray]] = []
         to_pose: List[int] = []
         for i, gt in enumerate(gts):
-            vertices = _instance(gt, 'vertices', 'gt_instances')
-            has_smpl = _instance(gt, 'has_smpl', 'gt_instances')
+            vertices = instance_array(gt, 'vertices', 'gt_instances')
+            has_smpl = instance_array(gt, 'has_smpl', 'gt_instances')
             # Given GT vertices count even without body-model parameters (has_smpl 0), as
             # FreiHAND's *_verts.json without *_mano.json.
             available = vertices is not None or (has_smpl is not None and bool(has_smpl))
             meshes.append(vertices if available else None)
             if available and vertices is None:
-                missing = [k for k in ('smpl_pose', 'smpl_betas') if _get(gt, k) is None]
+                missing = [k for k in ('smpl_pose', 'smpl_betas') if get_field(gt, k) is None]
                 if self.body_model is None or missing:
                     raise ValueError(
                         'MeshMetric: a sample has has_smpl=1 but no gt_instances.vertices; '
@@ -267,8 +224,10 @@ class MeshMetric(BaseMetric):
                         f'smpl_pose / smpl_betas (missing from gt_instances: {missing})')
                 to_pose.append(i)
         if to_pose:
-            poses = np.stack([_instance(gts[i], 'smpl_pose', 'gt_instances') for i in to_pose])
-            betas = np.stack([_instance(gts[i], 'smpl_betas', 'gt_instances') for i in to_pose])
+            poses = np.stack([instance_array(gts[i], 'smpl_pose', 'gt_instances')
+                              for i in to_pose])
+            betas = np.stack([instance_array(gts[i], 'smpl_betas', 'gt_instances')
+                              for i in to_pose])
             with torch.no_grad():
                 out = self.body_model(torch.from_numpy(poses), torch.from_numpy(betas))
             for i, vertices in zip(to_pose, out.vertices.double().numpy()):
@@ -283,11 +242,11 @@ class MeshMetric(BaseMetric):
             return mesh_joints, np.ones(len(mesh_joints), dtype=bool)
         if self.gt_joints_source == 'mesh':
             return None, None
-        joints = _instance(gt, 'joints_3d', 'gt_instances')
-        has_joints = _instance(gt, 'has_joints_3d', 'gt_instances')
+        joints = instance_array(gt, 'joints_3d', 'gt_instances')
+        has_joints = instance_array(gt, 'has_joints_3d', 'gt_instances')
         if joints is None or (has_joints is not None and not bool(has_joints)):
             return None, None
-        visible = _instance(gt, 'joints_3d_visible', 'gt_instances')
+        visible = instance_array(gt, 'joints_3d_visible', 'gt_instances')
         if visible is None:
             return joints, np.ones(len(joints), dtype=bool)
         if visible.size != len(joints):
@@ -304,15 +263,15 @@ class MeshMetric(BaseMetric):
             data_samples: B samples (dicts as the Evaluator passes them, or data samples)
                 with ``pred_instances`` and ``gt_instances`` as described in the class.
         """
-        preds = [_get(ds, 'pred_instances') for ds in data_samples]
-        gts = [_get(ds, 'gt_instances') for ds in data_samples]
+        preds = [get_field(ds, 'pred_instances') for ds in data_samples]
+        gts = [get_field(ds, 'gt_instances') for ds in data_samples]
         if any(p is None for p in preds):
             raise KeyError('MeshMetric: every data sample needs pred_instances')
         gt_meshes = self._gt_meshes(gts)
         for ds, pred, gt, gt_mesh in zip(data_samples, preds, gts, gt_meshes):
             result = self._sample_errors(pred, gt, gt_mesh)
             for key in ('id', 'img_path'):
-                value = _get(ds, key)
+                value = get_field(ds, key)
                 if value is not None:
                     result[key] = value
             self.results.append(result)
@@ -322,7 +281,7 @@ class MeshMetric(BaseMetric):
         """Errors of one sample; NaN for each metric whose GT is missing."""
         nan = float('nan')
         result: Dict[str, Any] = {name: nan for name in self.metric_names}
-        pred_mesh = _instance(pred, 'vertices', 'pred_instances')
+        pred_mesh = instance_array(pred, 'vertices', 'pred_instances')
         if pred_mesh is None:
             raise KeyError('MeshMetric: pred_instances.vertices (1, V, 3) is missing')
         if gt_mesh is not None and gt_mesh.shape != pred_mesh.shape:
@@ -333,7 +292,7 @@ class MeshMetric(BaseMetric):
             gt_mesh_joints, gt_mesh_root = (self._regress(gt_mesh) if gt_mesh is not None
                                             else (None, None))
         else:
-            pred_joints = _instance(pred, 'keypoints_3d', 'pred_instances')
+            pred_joints = instance_array(pred, 'keypoints_3d', 'pred_instances')
             if pred_joints is None:
                 raise KeyError('MeshMetric: pred_instances.keypoints_3d is missing and no '
                                'joint_regressor_file is set')
@@ -349,25 +308,25 @@ class MeshMetric(BaseMetric):
                 raise ValueError(f'MeshMetric: GT joints have shape {gt_joints.shape}, '
                                  f'predicted joints {pred_joints.shape}')
             if visible.any() and visible[root].all():
-                result['MPJPE'] = 1000 * _mean_distance(
-                    pred_joints - pred_joints[root].mean(0),
-                    gt_joints - gt_joints[root].mean(0), visible)
+                result['MPJPE'] = 1000 * mean_distance(
+                    centre_on_root(pred_joints, pred_joints, root),
+                    centre_on_root(gt_joints, gt_joints, root), visible)
             if visible.sum() >= 3:  # a 3D similarity needs three points
-                aligned = _align(pred_joints, gt_joints, visible.astype(np.float64),
-                                 self.allow_reflection)
-                result['PA-MPJPE'] = 1000 * _mean_distance(aligned, gt_joints, visible)
+                aligned = procrustes_align(pred_joints, gt_joints, visible.astype(np.float64),
+                                           self.allow_reflection)
+                result['PA-MPJPE'] = 1000 * mean_distance(aligned, gt_joints, visible)
 
         if gt_mesh is None:
             return result
         if pred_mesh_root is None:
-            pred_mesh_root = pred_joints[root].mean(0)
+            pred_mesh_root = root_point(pred_joints, root)
         if gt_mesh_root is None and gt_joints is not None and visible[root].all():
-            gt_mesh_root = gt_joints[root].mean(0)
+            gt_mesh_root = root_point(gt_joints, root)
         if gt_mesh_root is not None:
-            result['MPVPE'] = 1000 * _mean_distance(pred_mesh - pred_mesh_root,
-                                                    gt_mesh - gt_mesh_root)
-        aligned = _align(pred_mesh, gt_mesh, None, self.allow_reflection)
-        result['PA-MPVPE'] = 1000 * _mean_distance(aligned, gt_mesh)
+            result['MPVPE'] = 1000 * mean_distance(pred_mesh - pred_mesh_root,
+                                                   gt_mesh - gt_mesh_root)
+        aligned = procrustes_align(pred_mesh, gt_mesh, None, self.allow_reflection)
+        result['PA-MPVPE'] = 1000 * mean_distance(aligned, gt_mesh)
         for name, threshold in zip(self.fscore_names, self.fscore_thresholds):
             result[name] = fscore(aligned, gt_mesh, threshold)[0]
         return result

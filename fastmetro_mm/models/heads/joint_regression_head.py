@@ -17,7 +17,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor, nn
 
-from fastmetro_mm.mesh.joint_sets import J14
+from fastmetro_mm.mesh.joint_sets import J14, centre_on_root
 from fastmetro_mm.models.heads.sample_fields import gather_instances
 
 Feats = Union[Tensor, Sequence[Tensor]]
@@ -53,7 +53,8 @@ class JointRegressionHead(BaseHead):
         self.fc = nn.Linear(in_channels, num_joints * 3)
 
     def _root_relative(self, joints: Tensor) -> Tensor:
-        return joints - joints[:, list(self.root_indices)].mean(dim=1, keepdim=True)
+        """(B, K, 3) joints moved so that their root (mean of ``root_indices``) is the origin."""
+        return centre_on_root(joints, joints, self.root_indices)
 
     def forward(self, feats: Feats) -> Tensor:
         """(B, K, 3) root-relative joints in metres from (B, C, h, w) features."""

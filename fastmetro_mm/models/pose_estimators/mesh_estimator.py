@@ -15,31 +15,14 @@ from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.utils.typing import InstanceList, PixelDataList, SampleList
 
+from fastmetro_mm.mesh.camera import crop_to_image
+
 _CROP_KEYS = ('input_center', 'input_scale', 'input_size')
-
-
-def crop_pixels_to_image(keypoints: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                         size: np.ndarray) -> np.ndarray:
-    """Maps (..., 2) input-crop pixels to image pixels.
-
-    The crop of ``size`` (w, h) pixels covers the box ``center +- scale / 2`` of the image
-    (MMPose's TopdownAffine without rotation).
-
-    Args:
-        keypoints: (..., 2) crop pixels.
-        center: (2,) box centre in image pixels.
-        scale: (2,) box size (w, h) in image pixels.
-        size: (2,) model input size (w, h).
-
-    Returns:
-        (..., 2) image pixels.
-    """
-    return keypoints / size * scale + center - 0.5 * scale
 
 
 @MODELS.register_module()
 class TopdownMeshEstimator(TopdownPoseEstimator):
-    """Top-down estimator for mesh heads such as :class:`FastMETROHead`.
+    """Top-down estimator for mesh heads such as :class:`MeshHead`.
 
     Arguments are those of :class:`mmpose.models.TopdownPoseEstimator`.
 
@@ -83,8 +66,8 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
                                    for key in _CROP_KEYS)
             if 'keypoints' in pred_instances:
                 keypoints = np.asarray(pred_instances.keypoints, dtype=np.float32)
-                pred_instances.keypoints = crop_pixels_to_image(keypoints, center[:2],
-                                                                scale[:2], size[:2])
+                pred_instances.keypoints = crop_to_image(keypoints, center[:2], scale[:2],
+                                                         input_size=size[:2])
                 if 'keypoint_scores' not in pred_instances:
                     pred_instances.keypoint_scores = np.ones(keypoints.shape[:-1],
                                                              dtype=np.float32)

@@ -5,7 +5,7 @@ backbone (and neck) features in one pass:
 
 - ``pose_head``: any MMPose 2D head, e.g. ``HeatmapHead`` with the MSRA heatmap codec; it
   is built as MMPose's ``self.head``, where MMPose's tools look for the head;
-- ``mesh_head``: ``FastMETROHead`` (or a head with its interface), ``self.mesh_head``.
+- ``mesh_head``: ``MeshHead`` (or a head with its interface), ``self.mesh_head``.
 
 Training sums the heads' loss terms, each multiplied by its head's weight, under prefixed
 names (``pose2d_loss_kpt``, ``mesh_loss_vertices``, ...); other logged values (the heatmap
@@ -26,8 +26,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
-from fastmetro_mm.models.pose_estimators.mesh_estimator import (TopdownMeshEstimator,
-                                                                crop_pixels_to_image)
+from fastmetro_mm.mesh.camera import crop_to_image
+from fastmetro_mm.models.pose_estimators.mesh_estimator import TopdownMeshEstimator
 
 #: Fields of the mesh head's predictions that move over unchanged.
 MESH_FIELDS = ('vertices', 'keypoints_3d', 'cam')
@@ -40,7 +40,7 @@ class PoseMeshEstimator(TopdownMeshEstimator):
     Args:
         backbone: backbone config.
         pose_head: 2D head config (e.g. ``HeatmapHead``).
-        mesh_head: mesh head config (e.g. ``FastMETROHead``).
+        mesh_head: mesh head config (e.g. ``MeshHead``).
         neck: optional neck config.
         pose_loss_weight: factor of every loss term of the 2D head.
         mesh_loss_weight: factor of every loss term of the mesh head.
@@ -142,7 +142,7 @@ class PoseMeshEstimator(TopdownMeshEstimator):
             meta = sample.metainfo
             center, scale, size = (np.asarray(meta[key], dtype=np.float32).reshape(-1)[:2]
                                    for key in ('input_center', 'input_scale', 'input_size'))
-            sample.pred_instances.mesh_keypoints = crop_pixels_to_image(
+            sample.pred_instances.mesh_keypoints = crop_to_image(
                 np.asarray(sample.pred_instances.mesh_keypoints, dtype=np.float32), center,
-                scale, size)
+                scale, input_size=size)
         return results
