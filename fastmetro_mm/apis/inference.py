@@ -38,7 +38,8 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
     Args:
         config: config file or :class:`Config`; its ``custom_imports`` import fastmetro_mm.
         checkpoint: checkpoint file (an MMEngine checkpoint, a plain state dict, or one
-            converted by ``tools/convert_official_checkpoint.py``); None keeps random weights.
+            converted by ``tools/model_converters/fastmetro_official_to_mmpose.py``); None keeps
+            random weights.
         device: torch device, e.g. 'cpu' or 'cuda:0'.
         cfg_options: config overrides, e.g. ``{'model.head.body_model.model_path': ...}``.
 
@@ -227,6 +228,6 @@ def mesh_faces(model: nn.Module) -> np.ndarray:
     body_models = getattr(head, 'body_models', None)
     if not body_models:
         raise AttributeError('mesh_faces: the model has no head.body_models; expected a '
-                             'TopdownMeshEstimator with a FastMETROHead')
+                             'TopdownMeshEstimator with a MeshHead')
     body_model = body_models[head.default_gender]
     return np.asarray(body_model.faces.cpu().numpy(), dtype=np.int64)

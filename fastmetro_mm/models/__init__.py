@@ -5,7 +5,8 @@ from .losses import SMPLParameterLoss
 from .smpl_parameter_regressor import SMPLParameterRegressor, project_to_rotation
 
 # Names this package adds to mmpose.registry.MODELS (checked by tools/check_environment.py).
-REGISTERED_MODELS = ('MeshUpsampler', 'JointRegressor', 'MeshLoss', 'FastMETROHead',
+REGISTERED_MODELS = ('MeshUpsampler', 'JointRegressor', 'MeshLoss', 'MeshHead',
+                     'FastMETRONetwork', 'FastMETROHead',
                      'TopdownMeshEstimator', 'HRNetClassificationNeck',
                      'SMPLParameterRegressor', 'SMPLParameterLoss', 'JointRegressionHead')
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
+from mmpose.registry import MODELS
 from torch import nn
 
 from fastmetro_mm.mesh.attention_mask import (AdjacencyLike, attention_mask_to_additive,
@@ -52,6 +53,8 @@ def _resolve_depth(model_size: Optional[str], num_encoder_layers: Optional[int],
                    num_decoder_layers: Optional[int]) -> Tuple[int, int]:
     """Returns (encoder depth, decoder depth) from a model size or explicit counts."""
     explicit = (num_encoder_layers, num_decoder_layers)
+    if model_size is None and all(count is None for count in explicit):
+        model_size = 'L'
     if model_size is not None:
         if any(count is not None for count in explicit):
             raise ValueError(
@@ -72,6 +75,7 @@ def _resolve_depth(model_size: Optional[str], num_encoder_layers: Optional[int],
     return int(num_encoder_layers), int(num_decoder_layers)
 
 
+@MODELS.register_module()
 class FastMETRONetwork(nn.Module):
     """FastMETRO's transformer network on top of a backbone feature map.
 
@@ -88,7 +92,8 @@ class FastMETRONetwork(nn.Module):
             vertex count (431 body, 195 hand).
         in_channels: channels of the backbone feature map (2048 for ResNet-50 / HRNet-W64).
         model_size: 'S', 'M' or 'L' (1, 2, 3 encoder and decoder layers per transformer);
-            or None with explicit ``num_encoder_layers`` and ``num_decoder_layers``.
+            or None with explicit ``num_encoder_layers`` and ``num_decoder_layers``; None
+            without them means 'L'.
         num_encoder_layers: encoder depth of both transformers when ``model_size`` is None.
         num_decoder_layers: decoder depth of both transformers when ``model_size`` is None.
         layout: 'release' (official code and checkpoints) or 'paper' (see module docstring).
@@ -106,7 +111,7 @@ class FastMETRONetwork(nn.Module):
                  num_joints: int = 14,
                  num_vertices: int = 431,
                  in_channels: int = 2048,
-                 model_size: Optional[str] = 'L',
+                 model_size: Optional[str] = None,
                  num_encoder_layers: Optional[int] = None,
                  num_decoder_layers: Optional[int] = None,
                  layout: str = 'release',

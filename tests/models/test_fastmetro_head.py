@@ -1,7 +1,5 @@
-"""FastMETROHead and TopdownMeshEstimator built through MMPose's registry on tiny meshes.
-
-The "body" is an icosphere (162 -> 41 -> 11 vertices) with a small SMPL-format model, the
-"hand" the same sphere (162 -> 41) with a MANO-format model; the network is FastMETRO-S.
+"""The FastMETROHead preset of MeshHead and TopdownMeshEstimator built through MMPose's
+registry on tiny meshes (tiny_meshes.py); the network is FastMETRO-S.
 """
 import pickle
 
@@ -10,7 +8,6 @@ import pytest
 import torch
 import trimesh
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData
 
 import fastmetro_mm  # noqa: F401  (registers into mmpose.registry)
 import fastmetro_mm.models.heads  # noqa: F401
@@ -20,57 +17,16 @@ from fastmetro_mm.mesh.body_model import BodyModel
 from fastmetro_mm.mesh.camera import weak_perspective_project
 from fastmetro_mm.mesh.hierarchy import MeshHierarchy
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
-from fastmetro_mm.mesh.joint_sets import H36M_TO_J14, MANO_16, SMPL_24
+from fastmetro_mm.mesh.joint_sets import H36M_TO_J14, SMPL_24
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
 
-NUM_VERTS = 162
-IMAGE = 64  # input crop side in pixels
-FINGERTIPS = (10, 40, 70, 100, 130)
-
-
-def _model_arrays(num_joints, parents, seed, vertices=None, faces=None):
-    """SMPL/MANO-format arrays on a mesh (default: the icosphere) with random blend shapes
-    and skinning."""
-    if vertices is None:
-        sphere = trimesh.creation.icosphere(subdivisions=2)
-        vertices, faces = sphere.vertices, sphere.faces
-    rng = np.random.default_rng(seed)
-    num_verts = len(vertices)
-    regressor = rng.random((num_joints, num_verts))
-    kintree = np.array([list(parents), list(range(num_joints))], dtype=np.int64)
-    kintree[0, 0] = 4294967295
-    return {
-        'v_template': 0.4 * vertices + rng.normal(scale=0.01, size=(num_verts, 3)),
-        'shapedirs': rng.normal(scale=0.01, size=(num_verts, 3, 10)),
-        'posedirs': rng.normal(scale=0.005, size=(num_verts, 3, 9 * (num_joints - 1))),
-        'J_regressor': regressor / regressor.sum(axis=1, keepdims=True),
-        'weights': rng.dirichlet(np.full(num_joints, 0.3), size=num_verts),
-        'kintree_table': kintree,
-        'f': np.asarray(faces),
-    }
+from tiny_meshes import (FINGERTIPS, IMAGE, NUM_VERTS, features, make_samples, model_arrays,
+                         write_tiny_mesh_files)
 
 
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
-    root = tmp_path_factory.mktemp('fastmetro_head')
-    sphere = trimesh.creation.icosphere(subdivisions=2)
-    MeshHierarchy.build(sphere.vertices, sphere.faces, (4, 4)).save(root / 'body.npz')
-    MeshHierarchy.build(sphere.vertices, sphere.faces, (4, )).save(root / 'hand.npz')
-    for seed, gender in enumerate(('NEUTRAL', 'MALE', 'FEMALE')):
-        with open(root / f'SMPL_{gender}.pkl', 'wb') as stream:
-            pickle.dump(_model_arrays(24, SMPL_24.parents, seed), stream)
-    mano = _model_arrays(16, MANO_16.parents, 7)
-    rng = np.random.default_rng(8)
-    mano['hands_components'] = rng.normal(size=(45, 45))
-    mano['hands_mean'] = rng.normal(scale=0.1, size=45)
-    np.savez(root / 'MANO_RIGHT.npz', **mano)
-    # An H36M-like regressor: 17 rows, each a convex combination of 4 vertices.
-    regressor = np.zeros((17, NUM_VERTS))
-    for row in range(17):
-        regressor[row, rng.choice(NUM_VERTS, 4, replace=False)] = rng.dirichlet(np.ones(4))
-    np.save(root / 'h36m.npy', regressor)
-    return root
+    return write_tiny_mesh_files(tmp_path_factory.mktemp('fastmetro_head'))
 
 
 def body_head_cfg(files, **overrides):
@@ -93,36 +49,6 @@ def hand_head_cfg(files, **overrides):
     return cfg
 
 
-def make_samples(num_joints, pose_dim, has_smpl, seed=0, gender=None):
-    """PoseDataSamples with the data contract's ground truth and top-down metainfo."""
-    rng = np.random.default_rng(seed)
-    samples = []
-    for index, flag in enumerate(has_smpl):
-        sample = PoseDataSample(metainfo=dict(
-            input_size=(IMAGE, IMAGE), input_center=np.array([200.0 + index, 150.0]),
-            input_scale=np.array([120.0, 120.0])))
-        fields = dict(
-            keypoints=rng.uniform(0, IMAGE, (1, num_joints, 2)).astype(np.float32),
-            keypoints_visible=np.ones((1, num_joints), np.float32),
-            joints_3d=rng.normal(scale=0.2, size=(1, num_joints, 3)).astype(np.float32),
-            joints_3d_visible=np.ones((1, num_joints), np.float32),
-            smpl_pose=rng.normal(scale=0.3, size=(1, pose_dim)).astype(np.float32),
-            smpl_betas=rng.normal(size=(1, 10)).astype(np.float32),
-            has_smpl=np.array([flag], np.float32),
-            has_joints_3d=np.array([1.0], np.float32),
-            bboxes=np.array([[140.0, 90.0, 260.0, 210.0]], np.float32),
-            bbox_scores=np.ones(1, np.float32))
-        if gender is not None:
-            fields['gender'] = np.array([gender[index]])
-        sample.gt_instances = InstanceData(**fields)
-        samples.append(sample)
-    return samples
-
-
-def features(batch, seed=0, channels=32):
-    return (torch.randn(batch, channels, 4, 4, generator=torch.Generator().manual_seed(seed)), )
-
-
 @pytest.fixture(scope='module')
 def body_head(files):
     return MODELS.build(body_head_cfg(files))
@@ -139,7 +65,7 @@ def test_build_keeps_only_the_network_in_the_state_dict(body_head):
 def test_targets_hold_gt_meshes_from_the_body_model(files, body_head):
     samples = make_samples(14, 72, has_smpl=[1, 0, 1])
     samples[1].gt_instances.smpl_pose[:] = np.nan  # unavailable: must not be evaluated
-    target = body_head._targets(samples, torch.device('cpu'))
+    target = body_head.targets(samples, torch.device('cpu'))
     model = BodyModel.smpl(files / 'SMPL_NEUTRAL.pkl')
     pose = torch.from_numpy(np.concatenate([s.gt_instances.smpl_pose for s in samples]))
     betas = torch.from_numpy(np.concatenate([s.gt_instances.smpl_betas for s in samples]))
@@ -236,7 +162,7 @@ def test_sample_gender_picks_the_gendered_model(files):
     head = MODELS.build(body_head_cfg(files, use_sample_gender=True,
                                       body_model=dict(model_path=str(files))))
     samples = make_samples(14, 72, has_smpl=[1, 1, 1], gender=[2, 0, 1])
-    target = head._targets(samples, torch.device('cpu'))
+    target = head.targets(samples, torch.device('cpu'))
     pose = torch.from_numpy(np.concatenate([s.gt_instances.smpl_pose for s in samples]))
     betas = torch.from_numpy(np.concatenate([s.gt_instances.smpl_betas for s in samples]))
     for index, gender in enumerate(('female', 'neutral', 'male')):
@@ -245,14 +171,14 @@ def test_sample_gender_picks_the_gendered_model(files):
         torch.testing.assert_close(target['vertices_fine'][index], expected)
     samples[0].gt_instances.gender = np.array([5])
     with pytest.raises(ValueError, match=r'gender codes \[5\]'):
-        head._targets(samples, torch.device('cpu'))
+        head.targets(samples, torch.device('cpu'))
 
 
 def test_configuration_errors_are_explicit(files, tmp_path):
     with pytest.raises(ValueError, match='joint_regressor_file'):
         MODELS.build(body_head_cfg(files, joint_regressor_file=None))
     small = trimesh.creation.icosphere(subdivisions=1)  # 42 vertices, not 162
-    arrays = _model_arrays(24, SMPL_24.parents, 0, small.vertices, small.faces)
+    arrays = model_arrays(24, SMPL_24.parents, 0, small.vertices, small.faces)
     with open(tmp_path / 'small.pkl', 'wb') as stream:
         pickle.dump(arrays, stream)
     with pytest.raises(ValueError, match='has 42 vertices but level 0 .* has 162'):

@@ -212,6 +212,43 @@ def test_unique_edges_from_faces():
     assert 'faces' not in loss.state_dict() and 'edges' not in loss.state_dict()
 
 
+def test_faces_come_from_the_loss_own_arguments(tmp_path):
+    import numpy as np
+    import trimesh
+    from fastmetro_mm.mesh.hierarchy import MeshHierarchy
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    hierarchy = MeshHierarchy.build(sphere.vertices, sphere.faces, (4, 4))
+    hierarchy.save(tmp_path / 'body.npz')
+    for level, index in (('fine', 0), ('intermediate', 1), ('coarse', 2)):
+        loss = MeshLoss(loss_weight_normal=1.0, regularized_level=level,
+                        hierarchy_file=str(tmp_path / 'body.npz'))
+        assert torch.equal(loss.faces, torch.from_numpy(hierarchy.faces[index]))
+    hand = MeshLoss(loss_weight_edge=1.0, regularized_level='coarse', coarse_level=1,
+                    hierarchy_file=str(tmp_path / 'body.npz'))
+    assert torch.equal(hand.faces, torch.from_numpy(hierarchy.faces[1]))
+    # A faces file wins over the hierarchy; .npy and .npz with a 'faces' array.
+    np.save(tmp_path / 'faces.npy', np.array([[0, 1, 2], [1, 2, 3]], dtype=np.int32))
+    np.savez(tmp_path / 'faces.npz', faces=np.array([[0, 2, 3]]))
+    loss = MeshLoss(loss_weight_edge=1.0, faces_file=str(tmp_path / 'faces.npy'),
+                    hierarchy_file=str(tmp_path / 'body.npz'))
+    assert loss.faces.tolist() == [[0, 1, 2], [1, 2, 3]] and loss.faces.dtype == torch.long
+    assert MeshLoss(loss_weight_edge=1.0, faces_file=str(tmp_path / 'faces.npz')).faces.tolist() \
+        == [[0, 2, 3]]
+    # Without edge/normal terms nothing is read.
+    assert MeshLoss(faces_file=str(tmp_path / 'missing.npy')).faces is None
+    np.savez(tmp_path / 'other.npz', tris=np.zeros((1, 3), int))
+    with pytest.raises(KeyError, match=r"other.npz: no faces array; it holds \['tris'\]"):
+        MeshLoss(loss_weight_edge=1.0, faces_file=str(tmp_path / 'other.npz'))
+    np.save(tmp_path / 'bad.npy', np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r'bad.npy: expected \(F, 3\) integer'):
+        MeshLoss(loss_weight_edge=1.0, faces_file=str(tmp_path / 'bad.npy'))
+    with pytest.raises(ValueError, match='missing.npy: cannot be read'):
+        MeshLoss(loss_weight_edge=1.0, faces_file=str(tmp_path / 'missing.npy'))
+    with pytest.raises(ValueError, match="'intermediate' mesh"):
+        MeshLoss(loss_weight_edge=1.0, coarse_level=1, hierarchy_file=str(tmp_path / 'body.npz'))
+
+
 def test_errors_name_the_problem():
     pred, target = perfect_batch()
     with pytest.raises(KeyError, match='pred_3d_joints_from_mesh'):
@@ -223,8 +260,8 @@ def test_errors_name_the_problem():
     with pytest.raises(KeyError, match='pred_3d_vertices_intermediate'):
         MeshLoss(vertex_level_weights=RELEASE_SPLIT)(
             {k: v for k, v in pred.items() if k != 'pred_3d_vertices_intermediate'}, target)
-    with pytest.raises(RuntimeError, match='no faces'):
-        MeshLoss(loss_weight_normal=1.0)(pred, target)
+    with pytest.raises(ValueError, match='no faces'):
+        MeshLoss(loss_weight_normal=1.0)
     with pytest.raises(ValueError, match='>= 0'):
         MeshLoss(loss_weight_vertices=-1.0)
     with pytest.raises(ValueError, match='unknown level'):

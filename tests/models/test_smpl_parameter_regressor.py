@@ -150,7 +150,7 @@ def test_head_option_builds_trains_only_the_regressor_with_its_loss(smpl_head):
 
 def test_target_rotations_and_mesh_loss_scale(files, smpl_head):
     samples = make_samples(14, 72, has_smpl=[1, 1])
-    target = smpl_head._targets(samples, torch.device('cpu'))
+    target = smpl_head.targets(samples, torch.device('cpu'), with_rotmats=True)
     pose = torch.from_numpy(samples[1].gt_instances.smpl_pose).reshape(24, 3)
     torch.testing.assert_close(target['smpl_rotmats'][1], batch_rodrigues(pose))
     torch.manual_seed(0)

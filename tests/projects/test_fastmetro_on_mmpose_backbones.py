@@ -19,7 +19,7 @@ CHANNELS = {
 #: 1x1 conv C -> 512, so each channel less removes 512 parameters.
 HEAD_PARAMS = {'S': 9_231_366, 'L': 24_869_894}
 #: The training runs use FastMETRO-S (the configs' one-line size switch) to stay fast.
-SMALL_HEAD = {'model.head.model_size': 'S'}
+SMALL_HEAD = {'model.head.network.model_size': 'S'}
 METRICS = ('mesh/MPJPE', 'mesh/PA-MPJPE', 'mesh/MPVPE', 'mesh/PA-MPVPE')
 
 
@@ -30,7 +30,7 @@ def test_config_builds_with_its_channels(name):
     from mmpose.registry import MODELS
 
     cfg = Config.fromfile(str(CONFIG_DIR / name))  # imports fastmetro_mm (custom_imports)
-    assert cfg.model.head.model_size == 'L'
+    assert cfg.model.head.network.model_size == 'L'
     assert cfg.model.head.in_channels == CHANNELS[name]
     # Backbone and neck only: the head reads body-model files (built in the runs below).
     init_default_scope('mmpose')

@@ -18,8 +18,9 @@ METRO_TRANSFORMER_WITH_BERT_TABLES = 102_256_646
 #: Camera layers: Linear(3, 1) + Linear(431, 250) + Linear(250, 3).
 METRO_CAMERA = 4 + 431 * 250 + 250 + 250 * 3 + 3
 #: A narrow METRO for the training run (the full one is ~20 GMAC per image).
-NARROW = {'model.head.hidden_dims': (32, 16, 16), 'model.head.output_dims': (16, 8, 3),
-          'model.head.num_layers': 1, 'model.head.ffn_dim': 32}
+NARROW = {'model.head.network.hidden_dims': (32, 16, 16),
+          'model.head.network.output_dims': (16, 8, 3),
+          'model.head.network.num_layers': 1, 'model.head.network.ffn_dim': 32}
 
 
 def _build_head(synthetic_data_dir, **overrides):
@@ -31,8 +32,8 @@ def _build_head(synthetic_data_dir, **overrides):
     cfg = Config.fromfile(str(CONFIG)).model.head
     cfg.update(hierarchy_file=str(synthetic_data_dir / 'synthetic_downsampling.npz'),
                body_model=dict(model_path=str(synthetic_data_dir / 'SMPL_NEUTRAL.pkl')),
-               joint_regressor_file=str(synthetic_data_dir / 'J_regressor_h36m_synthetic.npy'),
-               **overrides)
+               joint_regressor_file=str(synthetic_data_dir / 'J_regressor_h36m_synthetic.npy'))
+    cfg.network.update(overrides)
     return MODELS.build(cfg)
 
 
@@ -61,6 +62,16 @@ def test_template_tokens_and_masking(synthetic_data_dir):
                                atol=1e-6, rtol=0)
     # Upright in camera coordinates (y down): the ankles lie below the neck.
     assert network.template[0, 1] > network.template[12, 1]
+    # The same tokens as the body model posed with METRO's global orientation (pi about x),
+    # which is how the template was made before MeshHead passed the rest pose.
+    model = head.body_models['neutral']
+    pose = torch.zeros(1, 72)
+    pose[0, 0] = math.pi
+    vertices = model(pose, torch.zeros(1, model.num_betas)).vertices.float()
+    joints = head.joint_regressor(vertices)
+    posed = torch.cat([joints, vertices[:, head.coarse_index]], dim=1)[0]
+    torch.testing.assert_close(network.template, posed - joints[0, 2:4].mean(0),
+                               atol=1e-6, rtol=0)
 
     torch.manual_seed(0)
     tokens = torch.randn(64, 445, 5)
@@ -81,11 +92,34 @@ def test_template_tokens_and_masking(synthetic_data_dir):
         network(features, return_attention=True)
 
 
+def test_metro_head_preset_is_the_same_model(synthetic_data_dir):
+    import fastmetro_mm  # noqa: F401
+    import projects.metro_baseline.metro_baseline  # noqa: F401
+    from mmpose.registry import MODELS
+
+    torch.manual_seed(0)
+    head = _build_head(synthetic_data_dir, **{k.split('.')[-1]: v for k, v in NARROW.items()})
+    narrow = {k.split('.')[-1]: v for k, v in NARROW.items()}
+    preset = MODELS.build(dict(
+        type='METROHead', in_channels=2048,
+        hierarchy_file=str(synthetic_data_dir / 'synthetic_downsampling.npz'),
+        body_model=dict(model_path=str(synthetic_data_dir / 'SMPL_NEUTRAL.pkl')),
+        joint_regressor_file=str(synthetic_data_dir / 'J_regressor_h36m_synthetic.npy'),
+        **narrow))
+    preset.load_state_dict(head.state_dict(), strict=True)
+    torch.testing.assert_close(preset.network.template, head.network.template, atol=0, rtol=0)
+    head.eval(), preset.eval()
+    features = torch.randn(2, 2048, 2, 2)
+    torch.testing.assert_close(preset.network(features)['pred_3d_vertices_fine'],
+                               head.network(features)['pred_3d_vertices_fine'], atol=0, rtol=0)
+
+
 def test_narrow_metro_trains_through_the_runner(project_workspace, tmp_path):
     runner, metrics, batches = run_project_config(CONFIG, project_workspace,
                                                   tmp_path / 'work', NARROW)
     assert runner.iter == 2
-    assert type(runner.model.head).__name__ == 'METROHead'
+    assert type(runner.model.head).__name__ == 'MeshHead'
+    assert type(runner.model.head.network).__name__ == 'METRONetwork'
     for key in ('mesh/MPJPE', 'mesh/PA-MPJPE', 'mesh/MPVPE', 'mesh/PA-MPVPE'):
         assert math.isfinite(metrics[key]) and metrics[key] > 0, (key, metrics)
     model = runner.model

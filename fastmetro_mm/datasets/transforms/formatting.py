@@ -1,6 +1,6 @@
 """``PackMeshInputs``: MMPose's ``PackPoseInputs`` with the mesh ground truth added.
 
-The packed ``gt_instances`` hold exactly what ``FastMETROHead`` reads (leading instance axis
+The packed ``gt_instances`` hold exactly what ``MeshHead`` reads (leading instance axis
 of 1): ``keypoints`` (1, K, 2) in crop pixels of the model input, ``keypoints_visible``
 (1, K), ``joints_3d`` (1, K, 3) metres, ``joints_3d_visible`` (1, K), ``smpl_pose`` (1, P)
 axis-angle (P = 72 for SMPL, 48 for MANO), ``smpl_betas`` (1, b), and int64 ``has_smpl``,
@@ -62,7 +62,7 @@ class PackMeshInputs(PackPoseInputs):
 
     MMPose's ``instance_mapping_table`` is extended with the mesh keys, so every stock key
     (bboxes, bbox_scales, ...) is still packed. ``gt_instances.keypoints`` are the crop-pixel
-    ``transformed_keypoints`` of MeshTopdownAffine (the contract of ``FastMETROHead``), not the
+    ``transformed_keypoints`` of MeshTopdownAffine (the contract of ``MeshHead``), not the
     image-pixel ``keypoints``. A hand sample's ``mano_pose`` is packed as ``smpl_pose``.
 
     Args:

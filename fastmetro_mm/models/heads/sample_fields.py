@@ -14,7 +14,7 @@ from torch import Tensor
 
 
 def instance_field(sample: Any, key: str, index: int, device: torch.device,
-                   owner: str = 'FastMETROHead') -> Tensor:
+                   owner: str = 'MeshHead') -> Tensor:
     """``sample.gt_instances.<key>`` as a float32 tensor on ``device``.
 
     Args:
@@ -38,7 +38,7 @@ def instance_field(sample: Any, key: str, index: int, device: torch.device,
 
 
 def gather_instances(samples: Sequence[Any], key: str, shape: Tuple[int, ...],
-                     device: torch.device, owner: str = 'FastMETROHead') -> Tensor:
+                     device: torch.device, owner: str = 'MeshHead') -> Tensor:
     """(B,) + shape from each sample's (1,) + shape ``gt_instances.<key>``.
 
     Raises:
@@ -55,7 +55,8 @@ def gather_instances(samples: Sequence[Any], key: str, shape: Tuple[int, ...],
     return torch.cat(values)
 
 
-def input_sizes(samples: Sequence[Any], device: torch.device) -> Tensor:
+def input_sizes(samples: Sequence[Any], device: torch.device,
+                owner: str = 'MeshHead') -> Tensor:
     """(B, 2) model input (w, h) from each sample's ``metainfo['input_size']``.
 
     Raises:
@@ -64,11 +65,11 @@ def input_sizes(samples: Sequence[Any], device: torch.device) -> Tensor:
     sizes = []
     for index, sample in enumerate(samples):
         if 'input_size' not in sample.metainfo:
-            raise KeyError(f'FastMETROHead: data sample {index} has no '
+            raise KeyError(f'{owner}: data sample {index} has no '
                            "metainfo['input_size'] (w, h); MMPose's TopdownAffine sets it")
         size = np.asarray(sample.metainfo['input_size'], dtype=np.float32).reshape(-1)
         if size.shape != (2, ):
-            raise ValueError(f'FastMETROHead: data sample {index} input_size '
+            raise ValueError(f'{owner}: data sample {index} input_size '
                              f'{sample.metainfo["input_size"]} is not (w, h)')
         sizes.append(size)
     return torch.as_tensor(np.stack(sizes), device=device)

@@ -29,6 +29,8 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from fastmetro_mm.mesh.camera import weak_perspective_project
+from fastmetro_mm.mesh.hierarchy import MeshHierarchy
+from fastmetro_mm.mesh.joint_sets import root_point
 
 MESH_LEVELS = ('coarse', 'intermediate', 'fine')
 #: Length added under the square root of an edge length: the derivative of sqrt is
@@ -41,9 +43,21 @@ def _float(tensor: Tensor) -> Tensor:
     return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
 
 
-def _root(joints: Tensor, root_indices: Tuple[int, ...]) -> Tensor:
-    """(B, K, 3) joints -> (B, 1, 3) mean of the root joints."""
-    return joints[:, list(root_indices)].mean(dim=1, keepdim=True)
+def read_faces_file(path: str) -> np.ndarray:
+    """(F, 3) int64 triangles from a ``.npy`` array or an ``.npz`` holding ``faces``."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f'MeshLoss faces_file {path}: cannot be read as .npy / .npz '
+                         f'({error})') from error
+    if isinstance(data, np.lib.npyio.NpzFile):
+        if 'faces' not in data.files:
+            raise KeyError(f'MeshLoss faces_file {path}: no faces array; it holds {data.files}')
+        data = data['faces']
+    if data.ndim != 2 or data.shape[1] != 3 or not np.issubdtype(data.dtype, np.integer):
+        raise ValueError(f'MeshLoss faces_file {path}: expected (F, 3) integer triangles, '
+                         f'got {data.dtype} {data.shape}')
+    return data.astype(np.int64)
 
 
 def _weighted_l1(pred: Tensor, target: Tensor, weight: Tensor, num_samples: Tensor) -> Tensor:
@@ -95,8 +109,15 @@ class MeshLoss(nn.Module):
             normals (released: 100 * 0.1 = 10).
         regularized_level: mesh level of the edge and normal terms: 'intermediate' (released
             body) or 'fine' (released hand), or 'coarse'.
-        faces: (F, 3) triangles of ``regularized_level``; may instead be given later with
-            :meth:`set_faces` (the head does, from its mesh hierarchy).
+        faces: (F, 3) triangles of ``regularized_level``; the first of ``faces``,
+            ``faces_file`` and ``hierarchy_file`` given is used when edge/normal terms are on.
+        faces_file: ``.npy`` (F, 3) triangles, or ``.npz`` with a ``faces`` array, of the
+            regularised mesh (e.g. a released 1723-vertex faces file).
+        hierarchy_file: mesh hierarchy whose faces of ``regularized_level`` are used; a
+            ``MeshHead`` passes its own.
+        coarse_level: hierarchy level of the 'coarse' (vertex-token) mesh: 2 for SMPL's 431,
+            1 for MANO's 195; 'intermediate' is level 1 of a body hierarchy. A ``MeshHead``
+            passes its own.
     """
 
     def __init__(self,
@@ -109,7 +130,10 @@ class MeshLoss(nn.Module):
                  loss_weight_edge_self: float = 0.0,
                  loss_weight_normal: float = 0.0,
                  regularized_level: str = 'intermediate',
-                 faces: Optional[Union[np.ndarray, Tensor]] = None) -> None:
+                 faces: Optional[Union[np.ndarray, Tensor]] = None,
+                 faces_file: Optional[str] = None,
+                 hierarchy_file: Optional[str] = None,
+                 coarse_level: int = 2) -> None:
         super().__init__()
         if vertex_level_weights is None:
             vertex_level_weights = {'fine': 1.0}
@@ -145,8 +169,28 @@ class MeshLoss(nn.Module):
         # Topology of the regularised mesh; fixed data, so never in a checkpoint.
         self.register_buffer('faces', None, persistent=False)
         self.register_buffer('edges', None, persistent=False)
+        if self.regularized_level is not None:
+            self._set_faces(self._read_faces(faces, faces_file, hierarchy_file, coarse_level))
+
+    def _read_faces(self, faces: Optional[Union[np.ndarray, Tensor]],
+                    faces_file: Optional[str], hierarchy_file: Optional[str],
+                    coarse_level: int) -> Union[np.ndarray, Tensor]:
+        """(F, 3) triangles of the regularised level from the first source given."""
+        level = self._regularized_level
         if faces is not None:
-            self.set_faces(faces)
+            return faces
+        if faces_file is not None:
+            return read_faces_file(faces_file)
+        if hierarchy_file is not None:
+            index = {'fine': 0, 'intermediate': 1, 'coarse': coarse_level}[level]
+            if level == 'intermediate' and coarse_level != 2:
+                raise ValueError(f"MeshLoss: the edge/normal terms regularise the 'intermediate' "
+                                 f'mesh, which a hierarchy with vertex tokens on level '
+                                 f'{coarse_level} ({hierarchy_file}) does not have')
+            return MeshHierarchy.from_npz(hierarchy_file).faces[index]
+        raise ValueError(f'MeshLoss: edge/normal terms are on (level {level!r}) but no faces '
+                         'were given; pass faces, faces_file or hierarchy_file (MeshHead '
+                         'passes its hierarchy file)')
 
     @property
     def regularized_level(self) -> Optional[str]:
@@ -155,12 +199,10 @@ class MeshLoss(nn.Module):
             return self._regularized_level
         return None
 
-    def set_faces(self, faces: Union[np.ndarray, Tensor]) -> None:
-        """Sets the (F, 3) triangles of the regularised mesh level (and its unique edges)."""
-        edges = edges_from_faces(faces)
-        device = self.faces.device if self.faces is not None else None
-        self.faces = torch.as_tensor(np.asarray(faces), dtype=torch.long, device=device)
-        self.edges = edges.to(device)
+    def _set_faces(self, faces: Union[np.ndarray, Tensor]) -> None:
+        """Sets the (F, 3) triangles of the regularised mesh level and its unique edges."""
+        self.edges = edges_from_faces(faces)
+        self.faces = torch.as_tensor(np.asarray(faces), dtype=torch.long)
 
     def forward(self, pred: Mapping[str, Tensor],
                 target: Mapping[str, Tensor]) -> Dict[str, Tensor]:
@@ -216,9 +258,9 @@ class MeshLoss(nn.Module):
         # Unavailable samples may hold anything; zero them before they enter the root.
         gt_joints = torch.where((has_joints_3d > 0)[:, None, None], gt_joints,
                                 torch.zeros_like(gt_joints))
-        gt_centred = gt_joints - _root(gt_joints, self.root_indices)
-        token_centred = token_joints - _root(token_joints, self.root_indices)
-        mesh_centred = mesh_joints - _root(mesh_joints, self.root_indices)
+        gt_centred = gt_joints - root_point(gt_joints, self.root_indices)
+        token_centred = token_joints - root_point(token_joints, self.root_indices)
+        mesh_centred = mesh_joints - root_point(mesh_joints, self.root_indices)
         if self.loss_weight_joints_3d:
             losses['loss_joints_3d'] = self.loss_weight_joints_3d * _weighted_l1(
                 token_centred, gt_centred, weight_3d, num_3d)
@@ -275,8 +317,8 @@ class MeshLoss(nn.Module):
         available = (has_smpl > 0)[:, None, None]
         gt_joints = self._target(target, 'joints_from_mesh', tuple(mesh_joints.shape))
         gt_joints = torch.where(available, gt_joints, torch.zeros_like(gt_joints))
-        pred_root = _root(mesh_joints, self.root_indices)
-        gt_root = _root(gt_joints, self.root_indices)
+        pred_root = root_point(mesh_joints, self.root_indices)
+        gt_root = root_point(gt_joints, self.root_indices)
         meshes = {}
         for level in needed:
             vertices = _float(self._get(pred, f'pred_3d_vertices_{level}', 'pred'))
@@ -288,11 +330,6 @@ class MeshLoss(nn.Module):
     def _regularization(self, vertices: Tensor, gt_vertices: Tensor, sample_weight: Tensor,
                         num_samples: Tensor) -> Dict[str, Tensor]:
         """Edge-length and normal terms of the released code on (B, V_l, 3) meshes."""
-        if self.faces is None:
-            raise RuntimeError(
-                f'MeshLoss: edge/normal terms are on (level {self._regularized_level!r}) but '
-                'no faces were given; pass faces= or call set_faces() (FastMETROHead does '
-                'so from its hierarchy file)')
         max_index = int(self.faces.max())
         if max_index >= vertices.shape[1]:
             raise ValueError(f'MeshLoss faces index vertex {max_index} but the '

@@ -25,7 +25,9 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from fastmetro_mm.mesh.camera import weak_perspective_project
-from .mesh_loss import _float, _root, _weighted_l1
+from fastmetro_mm.mesh.joint_sets import root_point
+
+from .mesh_loss import _float, _weighted_l1
 
 _TERMS = ('rotmat', 'betas', 'joints_3d', 'joints_2d', 'vertices')
 
@@ -117,12 +119,12 @@ class SMPLParameterLoss(nn.Module):
                                              available, num_smpl)
         terms['betas'] = self._weighted_mse(betas, gt_betas, available, num_smpl)
 
-        root = _root(joints, self.root_indices)
+        root = root_point(joints, self.root_indices)
         centred = joints - root
         has_3d = has_joints_3d > 0
         gt_joints = torch.where(has_3d[:, None, None], gt_joints, torch.zeros_like(gt_joints))
         terms['joints_3d'] = _weighted_l1(
-            centred, gt_joints - _root(gt_joints, self.root_indices),
+            centred, gt_joints - root_point(gt_joints, self.root_indices),
             joints_visible * has_3d[:, None], has_3d.sum().to(rotmats.dtype))
         terms['joints_2d'] = _weighted_l1(
             weak_perspective_project(centred, cam), keypoints_2d, keypoints_visible,
@@ -132,7 +134,7 @@ class SMPLParameterLoss(nn.Module):
         gt_vertices = torch.where(available[:, None, None], gt_vertices,
                                   torch.zeros_like(gt_vertices))
         terms['vertices'] = _weighted_l1(
-            vertices - root, gt_vertices - _root(gt_mesh_joints, self.root_indices),
+            vertices - root, gt_vertices - root_point(gt_mesh_joints, self.root_indices),
             available[:, None].expand(-1, vertices.shape[1]).to(vertices.dtype), num_smpl)
         return {f'loss_smpl_{name}': self.loss_weight * self.term_weights[name] * value
                 for name, value in terms.items() if self.term_weights[name]}

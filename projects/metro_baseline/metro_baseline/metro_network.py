@@ -19,9 +19,12 @@ in the transformer only.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Sequence
 
 import torch
+from mmpose.registry import MODELS
+from smplx.lbs import batch_rodrigues
 from torch import nn
 
 from fastmetro_mm.mesh.upsampler import MeshUpsampler
@@ -32,11 +35,15 @@ from .encoder_block import METROEncoderBlock
 MASK_VALUE = 0.01
 
 
+@MODELS.register_module()
 class METRONetwork(nn.Module):
     """Template tokens + global image feature -> three METRO encoder blocks -> mesh.
 
+    Built by ``MeshHead(network=dict(type='METRONetwork', ...))``, which passes the mesh
+    facts ``rest_pose``, ``num_joints``, ``up_matrices`` and ``in_channels``.
+
     Args:
-        template: (K + N, 3) template joints then coarse vertices, metres, root-centred.
+        rest_pose: (K + N, 3) zero-pose joints then coarse vertices, metres, root-centred.
         num_joints: K.
         up_matrices: fixed up-sampling matrices, coarse to fine, as for FastMETRONetwork
             (``[U[1], U[0]]`` for SMPL 431 -> 1723 -> 6890, ``[U[0]]`` for MANO).
@@ -50,11 +57,13 @@ class METRONetwork(nn.Module):
         mask_ratio: largest fraction of masked joint / vertex tokens in training (0.3);
             0 turns masking off.
         camera_hidden: width of the camera's middle layer (250).
+        template_global_orient: axis-angle rotation of the rest pose giving the template
+            tokens; METRO turns SMPL upright in camera coordinates (y down) by pi about x.
         with_unused_bert_tables: see :class:`METROEncoderBlock`.
     """
 
     def __init__(self,
-                 template: torch.Tensor,
+                 rest_pose: torch.Tensor,
                  num_joints: int,
                  up_matrices: Sequence[Any],
                  in_channels: int = 2048,
@@ -66,12 +75,21 @@ class METRONetwork(nn.Module):
                  dropout: float = 0.1,
                  mask_ratio: float = 0.3,
                  camera_hidden: int = 250,
+                 template_global_orient: Sequence[float] = (math.pi, 0.0, 0.0),
                  with_unused_bert_tables: bool = False) -> None:
         super().__init__()
-        template = torch.as_tensor(template, dtype=torch.float32)
-        if template.dim() != 2 or template.shape[1] != 3 or template.shape[0] <= num_joints:
-            raise ValueError(f'METRONetwork: template must be (K + N, 3) with K = {num_joints} '
-                             f'joints and N >= 1 vertices, got {tuple(template.shape)}')
+        rest_pose = torch.as_tensor(rest_pose, dtype=torch.float32)
+        if rest_pose.dim() != 2 or rest_pose.shape[1] != 3 or rest_pose.shape[0] <= num_joints:
+            raise ValueError(f'METRONetwork: rest_pose must be (K + N, 3) with K = {num_joints} '
+                             f'joints and N >= 1 vertices, got {tuple(rest_pose.shape)}')
+        if len(template_global_orient) != 3:
+            raise ValueError(f'METRONetwork: template_global_orient must be an axis-angle '
+                             f'(3 values), got {template_global_orient}')
+        # The body model turns the whole rest pose about its root, and the template is
+        # root-centred, so turning the centred rest pose gives the same tokens.
+        rotation = batch_rodrigues(torch.tensor([list(template_global_orient)],
+                                                dtype=torch.float32))[0]  # (3, 3)
+        template = rest_pose @ rotation.T  # (K + N, 3)
         if len(hidden_dims) != len(output_dims) or not hidden_dims:
             raise ValueError(f'METRONetwork: hidden_dims {tuple(hidden_dims)} and output_dims '
                              f'{tuple(output_dims)} must name the same number (>= 1) of blocks')
@@ -125,7 +143,7 @@ class METRONetwork(nn.Module):
 
         Args:
             features: (B, C, h, w) backbone map.
-            return_attention: not supported (raises); kept for FastMETROHead's interface.
+            return_attention: not supported (raises); kept for MeshHead's interface.
 
         Returns:
             'pred_cam' (B, 3), 'pred_3d_joints' (B, K, 3), 'pred_3d_vertices_coarse'

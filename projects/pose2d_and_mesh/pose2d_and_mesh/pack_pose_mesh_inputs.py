@@ -1,6 +1,6 @@
 """``PackPoseMeshInputs``: PackMeshInputs plus the 2D keypoints of MMPose's 2D metrics.
 
-``PackMeshInputs`` packs ``gt_instances.keypoints`` as FastMETROHead reads them: the selected
+``PackMeshInputs`` packs ``gt_instances.keypoints`` as MeshHead reads them: the selected
 K joints (e.g. J14) in input-crop pixels. MMPose's 2D metrics read the same key as image
 pixels of every dataset joint (e.g. J24). Both cannot live under one name, so this packer
 also keeps the image-pixel joints of the whole dataset set under their own names:

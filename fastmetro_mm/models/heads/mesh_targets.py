@@ -1,0 +1,198 @@
+"""What a mesh head compares its network against: GT fields of a batch and the GT meshes.
+
+The body model (one per gender when samples carry theirs) turns GT pose and shape into the
+GT fine mesh; the coarser GT meshes are its vertex subsets on the hierarchy's levels, and the
+joint regressor gives the joints the mesh loss compares regressed joints with. Nothing here
+is a learnt parameter or checkpointed.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+from smplx.lbs import batch_rodrigues
+from torch import Tensor, nn
+
+from fastmetro_mm.mesh.body_model import BodyModel
+from fastmetro_mm.mesh.gender import SMPL_GENDERS, Gender
+from fastmetro_mm.mesh.hierarchy import MeshHierarchy
+from fastmetro_mm.mesh.joint_regressor import JointRegressor
+from fastmetro_mm.mesh.mesh_type import MeshType
+
+from .sample_fields import gather_instances, input_sizes, instance_field
+
+
+def build_body_models(cfg: Mapping[str, Any], mesh_type: MeshType, use_sample_gender: bool,
+                      num_vertices: int, source: str, owner: str) -> nn.ModuleDict:
+    """The body models of a head: one (the configured gender) or all three SMPL genders.
+
+    Args:
+        cfg: :class:`BodyModel` keyword arguments without ``model_type``: ``model_path`` and
+            ``gender`` (SMPL) or ``is_rhand`` / ``flat_hand_mean`` (MANO), ``num_betas``.
+        mesh_type: the head's mesh type (its ``model_type`` is the body-model family).
+        use_sample_gender: SMPL only: build neutral, male and female models.
+        num_vertices: level 0 of the hierarchy, which every model must have.
+        source: the hierarchy file, for messages.
+        owner: the head, for messages.
+
+    Returns:
+        gender name -> BodyModel; the first entry is the default.
+    """
+    cfg = dict(cfg)
+    family = mesh_type.model_type
+    if 'model_path' not in cfg:
+        raise KeyError(f'{owner} body_model needs model_path (the {family.upper()} file or '
+                       f'folder); got keys {sorted(cfg)}')
+    if cfg.pop('model_type', family) != family:
+        raise ValueError(f"{owner}: a {mesh_type.name} head needs model_type='{family}' in "
+                         'body_model')
+    if use_sample_gender and family != 'smpl':
+        raise ValueError(f'{owner}: use_sample_gender is for SMPL bodies only')
+    gender = cfg.pop('gender', 'neutral')
+    if family == 'mano':
+        genders: Tuple[str, ...] = ('neutral', )
+    else:
+        genders = SMPL_GENDERS if use_sample_gender else (gender, )
+    models = nn.ModuleDict({
+        name: BodyModel(model_type=family, gender=name, **cfg) for name in genders})
+    for model in models.values():
+        if model.num_vertices != num_vertices:
+            raise ValueError(f'{owner}: body model {model.model_path} has {model.num_vertices} '
+                             f'vertices but level 0 of {source} has {num_vertices}')
+    return models
+
+
+def build_joint_regressor(path: Optional[str], select: Union[str, Sequence[int], None],
+                          fingertip_vertex_ids: Sequence[int], mesh_type: MeshType,
+                          body_model: BodyModel, owner: str) -> JointRegressor:
+    """The regressor of the K joints of ``mesh_type`` from the fine mesh.
+
+    Args:
+        path: (K_all, V) ``.npy`` / ``.npz`` file, or None for MANO's own regressor plus the
+            fingertip vertices (hand only).
+        select: rows of the file: 'preset' (H36M -> J14 for the body, all rows for the hand),
+            None (all rows) or a list.
+        fingertip_vertex_ids: hand without a file: thumb, index, middle, ring, pinky tips.
+        mesh_type: the head's mesh type.
+        body_model: the default body model (read for MANO's regressor).
+        owner: the head, for messages.
+    """
+    if isinstance(select, str):
+        if select != 'preset':
+            raise ValueError(f"{owner} joint_regressor_select must be 'preset', None or a "
+                             f'list of rows, got {select!r}')
+        select = mesh_type.regressor_select
+    if path is not None:
+        regressor = JointRegressor.from_file(path, select=select,
+                                             num_vertices=body_model.num_vertices)
+        source = path
+    elif mesh_type.model_type == 'mano':
+        regressor = JointRegressor.mano_21(body_model.j_regressor, fingertip_vertex_ids)
+        source = f'{body_model.model_path} J_regressor + fingertips'
+    else:
+        raise ValueError(f'{owner}: a body head needs joint_regressor_file (e.g. '
+                         'data/body_models/J_regressor_h36m_correct.npy) for its loss and 3D '
+                         'keypoints')
+    if regressor.num_joints != len(mesh_type.joint_set):
+        raise ValueError(f'{owner}: joint regressor from {source} gives {regressor.num_joints} '
+                         f'joints, the {mesh_type.name} model has {len(mesh_type.joint_set)} '
+                         f'({mesh_type.joint_set.name})')
+    return regressor
+
+
+class MeshTargets(nn.Module):
+    """Stacks a batch's ground truth and builds its GT meshes on every token level.
+
+    Args:
+        body_models: gender name -> body model (:func:`build_body_models`).
+        joint_regressor: the head's K-joint regressor.
+        hierarchy: the head's mesh hierarchy.
+        coarse_level: level of the vertex tokens; every level from 0 to it gets a GT mesh.
+        use_sample_gender: read ``gt_instances.gender`` (:class:`Gender` codes).
+        owner: the head, for messages.
+    """
+
+    def __init__(self, body_models: nn.ModuleDict, joint_regressor: JointRegressor,
+                 hierarchy: MeshHierarchy, coarse_level: int, use_sample_gender: bool,
+                 owner: str) -> None:
+        super().__init__()
+        self.body_models = body_models
+        self.default_gender = next(iter(body_models))
+        self.joint_regressor = joint_regressor
+        self.use_sample_gender = use_sample_gender
+        self.owner = owner
+        self.register_buffer('coarse_index',
+                             torch.from_numpy(hierarchy.kept_vertices(coarse_level)),
+                             persistent=False)
+        self.register_buffer('intermediate_index',
+                             torch.from_numpy(hierarchy.kept_vertices(1))
+                             if coarse_level == 2 else None, persistent=False)
+
+    @property
+    def body_model(self) -> BodyModel:
+        """The default (configured gender's) body model."""
+        return self.body_models[self.default_gender]
+
+    @torch.no_grad()
+    def forward(self, samples: Sequence[Any], device: torch.device,
+                with_rotmats: bool = False) -> Dict[str, Tensor]:
+        """The targets of B samples (see ``MeshHead.loss`` for the fields read).
+
+        Returns:
+            'joints_3d' (B, K, 3), 'joints_3d_visible' (B, K), 'has_joints_3d' (B,),
+            'keypoints_2d' (B, K, 2) in crop coordinates [-1, 1], 'keypoints_2d_visible'
+            (B, K), 'has_smpl' (B,), 'vertices_fine' (B, V, 3) (zeros without SMPL GT),
+            'vertices_coarse', ['vertices_intermediate'], 'joints_from_mesh' (B, K, 3); with
+            ``with_rotmats``, 'smpl_rotmats' (B, J, 3, 3) and 'smpl_betas' (B, b).
+        """
+        num_joints = self.joint_regressor.num_joints
+        model = self.body_model
+
+        def field(key: str, shape: Tuple[int, ...]) -> Tensor:
+            return gather_instances(samples, key, shape, device, self.owner)
+
+        # Any number of shape coefficients up to the model's; all samples must agree.
+        num_betas = instance_field(samples[0], 'smpl_betas', 0, device, self.owner).shape[-1]
+        target = {
+            'joints_3d': field('joints_3d', (num_joints, 3)),
+            'joints_3d_visible': field('joints_3d_visible', (num_joints, )),
+            'has_joints_3d': field('has_joints_3d', ()),
+            'keypoints_2d_visible': field('keypoints_visible', (num_joints, )),
+            'has_smpl': field('has_smpl', ()),
+        }
+        size = input_sizes(samples, device, self.owner)  # (B, 2) w, h
+        target['keypoints_2d'] = field('keypoints', (num_joints, 2)) / size[:, None] * 2.0 - 1.0
+        pose = field('smpl_pose', (3 * model.num_joints, ))
+        betas = field('smpl_betas', (num_betas, ))
+        genders = self._genders(field('gender', ()) if self.use_sample_gender else None,
+                                len(samples))
+
+        vertices = torch.zeros(len(samples), model.num_vertices, 3, device=device)
+        has_smpl = target['has_smpl'] > 0
+        for gender in sorted(set(genders[i] for i in range(len(samples)) if has_smpl[i])):
+            chosen = torch.tensor([i for i, name in enumerate(genders)
+                                   if name == gender and has_smpl[i]], device=device)
+            vertices[chosen] = self.body_models[gender](pose[chosen], betas[chosen]).vertices
+        target['vertices_fine'] = vertices
+        target['vertices_coarse'] = vertices[:, self.coarse_index]
+        if self.intermediate_index is not None:
+            target['vertices_intermediate'] = vertices[:, self.intermediate_index]
+        target['joints_from_mesh'] = self.joint_regressor(vertices)
+        if with_rotmats:
+            # Samples without SMPL GT may hold anything; their rotations are never read.
+            safe_pose = torch.where(has_smpl[:, None], pose, torch.zeros_like(pose))
+            target['smpl_rotmats'] = batch_rodrigues(safe_pose.reshape(-1, 3)).reshape(
+                len(samples), -1, 3, 3)
+            target['smpl_betas'] = betas
+        return target
+
+    def _genders(self, codes: Optional[Tensor], batch: int) -> Sequence[str]:
+        """Body-model name of each sample: its own gender, or the default for all."""
+        if codes is None:
+            return [self.default_gender] * batch
+        codes = codes.long().tolist()
+        unknown = sorted(set(codes) - {gender.value for gender in Gender})
+        if unknown:
+            raise ValueError(f'{self.owner}: gt_instances.gender codes {unknown}; expected '
+                             f'{ {gender.value: gender.model_name for gender in Gender} }')
+        return [Gender(code).model_name for code in codes]
