@@ -10,7 +10,7 @@ With the released sizes (1723 vertices, 1024 hidden, 2 blocks, 24 joints, 10 bet
 module has 9,734,370 parameters.
 
 Module names differ from the released ones (``regressor.N.fc_block.M``);
-:mod:`fastmetro_mm.models.official_key_map` renames them.
+``tools/model_converters/fastmetro_official_to_mmpose.py`` renames them.
 """
 from __future__ import annotations
 

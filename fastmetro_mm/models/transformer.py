@@ -6,7 +6,8 @@ normal path; ``need_weights=True`` switches to an explicit softmax that also ret
 attention weights averaged over heads, for visualisation.
 
 The attention blocks (``attention.py``) keep ``nn.MultiheadAttention``'s parameter layout, so
-the official FastMETRO weights load 1:1 (see ``official_key_map.py``).
+the official FastMETRO weights load 1:1 (see
+``tools/model_converters/fastmetro_official_to_mmpose.py``).
 
 Shapes: B batch, L query tokens, S key tokens, d model width, H heads.
 """

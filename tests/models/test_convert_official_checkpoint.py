@@ -1,4 +1,5 @@
-"""Strict conversion of official FastMETRO checkpoints (synthetic, official key names/shapes).
+"""Strict conversion of official FastMETRO checkpoints (synthetic, official key names/shapes)
+by tools/model_converters/fastmetro_official_to_mmpose.py.
 
 The official layouts are generated here and pinned to the released key lists by the sha256 of
 their sorted 'key<TAB>shape' lines (official_state_dict/*.txt); ResNet-50's comes from
@@ -7,6 +8,8 @@ torchvision's resnet50, exactly as the official code builds it.
 import hashlib
 import importlib.util
 import os
+import runpy
+import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -22,13 +25,29 @@ from torch import nn
 import fastmetro_mm.models.necks  # noqa: F401  (registers HRNetClassificationNeck)
 from fastmetro_mm.models.fastmetro_network import FastMETRONetwork
 from fastmetro_mm.models.smpl_parameter_regressor import SMPLParameterRegressor
-from fastmetro_mm.models.official_checkpoint import (OfficialCheckpointError,
-                                                     convert_official_state_dict,
-                                                     expected_official_key, target_shapes_of)
 from mmpose.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'configs' / '_base_' / 'models'
+TOOL = ROOT / 'tools' / 'model_converters' / 'fastmetro_official_to_mmpose.py'
+#: The old command, kept as a pointer to TOOL.
+OLD_TOOL = ROOT / 'tools' / 'convert_official_checkpoint.py'
+
+
+def _load_tool():
+    """The converter as a module (tools/ is not a package); registered in sys.modules so that
+    its classes are the same objects in every test."""
+    spec = importlib.util.spec_from_file_location('fastmetro_official_to_mmpose', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+OfficialCheckpointError = tool.OfficialCheckpointError
+convert_state_dict = tool.convert_state_dict
+expected_official_key = tool.expected_official_key
 
 # sha256 of the sorted 'key<TAB>shape' lines of official_state_dict/<file> (and key counts).
 OFFICIAL_SHA256 = {
@@ -62,7 +81,7 @@ def _random_state_dict(shapes: Shapes, seed: int) -> Dict[str, torch.Tensor]:
 
 
 def _shapes(module: nn.Module, prefix: str = '') -> Shapes:
-    return {prefix + key: shape for key, shape in target_shapes_of(module).items()}
+    return {prefix + key: shape for key, shape in tool.target_shapes_of(module).items()}
 
 
 def _mesh(spec: dict, seed: int) -> Tuple[sp.csr_matrix, List[sp.csc_matrix]]:
@@ -149,9 +168,20 @@ def body_s_r50(resnet50):
                                                       **_shapes(network, 'head.network.'))
 
 
+@pytest.fixture
+def body_s_r50_model() -> nn.Module:
+    """An estimator with body_s_r50's target keys (backbone.*, head.network.*)."""
+    estimator = nn.Module()
+    estimator.backbone = MODELS.build(
+        Config.fromfile(str(CONFIGS / 'backbone_r50.py')).model.backbone)
+    estimator.head = nn.Module()
+    estimator.head.network = _network(BODY, 'S', seed=0)
+    return estimator
+
+
 def test_body_s_r50_fills_every_key_from_its_official_key(body_s_r50):
     source, target = body_s_r50
-    result = convert_official_state_dict(source, target)
+    result = convert_state_dict(source, target)
     assert result.ok, result.report()
     assert list(result.state_dict) == list(target) and not result.discarded
     for key, value in result.state_dict.items():
@@ -175,7 +205,7 @@ def test_body_l_h64_drops_only_the_unused_classifier(hrnet_w64, with_smpl):
         _check_official(official, 'body_L_smpl')
         target.update(_shapes(SMPLParameterRegressor(), 'head.smpl_regressor.'))
     source = dict(backbone_source, **_random_state_dict(official, seed=3))
-    result = convert_official_state_dict(source, target)
+    result = convert_state_dict(source, target)
     assert result.ok, result.report()
     assert result.backbone == 'hrnet_w64' and sorted(result.discarded) == sorted(CLASSIFIER_KEYS)
     assert set(result.state_dict) == set(target)
@@ -205,7 +235,7 @@ def test_smpl_regressor_strictness(hrnet_w64):
     source = dict(backbone_source, **_random_state_dict(official, seed=5))
     target = dict(backbone_target, **_shapes(network, 'head.network.'),
                   **_shapes(SMPLParameterRegressor(), 'head.smpl_regressor.'))
-    assert convert_official_state_dict(source, target).ok
+    assert convert_state_dict(source, target).ok
 
     broken = {key: value for key, value in source.items()
               if key != 'smpl_parameter_regressor.regressor.2.fc_block.1.running_mean'}
@@ -233,14 +263,14 @@ def test_hand_l_h64_with_the_classifier_in_the_target(hrnet_w64):
                   **_random_state_dict(_official_network(network, 'hand_L'), seed=4))
     target = dict(backbone_target, **_shapes(network, 'head.network.'))
     target.update({'neck.classifier.weight': (1000, 2048), 'neck.classifier.bias': (1000, )})
-    result = convert_official_state_dict(source, target)
+    result = convert_state_dict(source, target)
     assert result.ok, result.report()
     assert not result.discarded
     assert result.state_dict['neck.classifier.weight'] is source['backbone.classifier.weight']
 
 
 def _failure(source, target) -> str:
-    result = convert_official_state_dict(source, target)
+    result = convert_state_dict(source, target)
     assert not result.ok
     with pytest.raises(OfficialCheckpointError) as error:
         result.raise_if_failed()
@@ -295,46 +325,35 @@ def test_checkpoint_and_config_with_different_backbones(body_s_r50, hrnet_w64):
     _, hrnet_target = hrnet_w64
     message = _failure(source, hrnet_target)
     assert 'ResNet-50 backbone but the target model has a neck' in message
+    missing = convert_state_dict(source, hrnet_target).missing
+    assert len(missing) > 1000 and all(f'  {entry}\n' in message for entry in missing)
     with pytest.raises(OfficialCheckpointError, match='cannot tell the official backbone'):
-        convert_official_state_dict({'conv_1x1.weight': torch.zeros(1)}, {})
+        convert_state_dict({'conv_1x1.weight': torch.zeros(1)}, {})
     with pytest.raises(OfficialCheckpointError, match="'backbone.0.weight' holds a str"):
-        convert_official_state_dict({'backbone.0.weight': 'x'}, {})
+        convert_state_dict({'backbone.0.weight': 'x'}, {})
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'convert_official_checkpoint', ROOT / 'tools' / 'convert_official_checkpoint.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_tool_writes_a_loadable_checkpoint_once(body_s_r50, tmp_path):
-    tool = _tool()
-    source, target = body_s_r50
+def test_tool_writes_a_loadable_checkpoint_once(body_s_r50, body_s_r50_model, tmp_path):
+    source, _ = body_s_r50
     official = tmp_path / 'state_dict.bin'
     # nested under 'model' with DataParallel prefixes: both are unwrapped
     torch.save({'model': {f'module.{key}': value for key, value in source.items()}}, official)
     output = tmp_path / 'out' / 'converted.pth'
-    tool.convert_file(str(official), str(output), target, meta={'config': 'test'})
+    tool.convert_file(str(official), str(output), body_s_r50_model, meta={'config': 'test'})
 
     checkpoint = torch.load(output, map_location='cpu', weights_only=True)
     assert set(checkpoint) == {'state_dict', 'meta'}
     assert checkpoint['meta']['official_backbone'] == 'resnet50'
     assert checkpoint['meta']['config'] == 'test'
     assert checkpoint['meta']['source_sha256'] == tool.file_sha256(str(official))
-    estimator = nn.Module()
-    estimator.backbone = MODELS.build(
-        Config.fromfile(str(CONFIGS / 'backbone_r50.py')).model.backbone)
-    estimator.head = nn.Module()
-    estimator.head.network = _network(BODY, 'S', seed=0)
+    estimator = body_s_r50_model
     load_checkpoint(estimator, str(output), map_location='cpu', strict=True)
     torch.testing.assert_close(estimator.backbone.layer3[5].conv2.weight,
                                source['backbone.6.5.conv2.weight'], rtol=0, atol=0)
 
     written = output.read_bytes()
     with pytest.raises(FileExistsError, match='--overwrite'):
-        tool.convert_file(str(official), str(output), target)
+        tool.convert_file(str(official), str(output), estimator)
     with pytest.raises(FileExistsError, match='--overwrite'):
         tool.write_checkpoint({'state_dict': {}}, str(output))
     assert output.read_bytes() == written
@@ -343,14 +362,13 @@ def test_tool_writes_a_loadable_checkpoint_once(body_s_r50, tmp_path):
     assert sorted(os.listdir(output.parent)) == ['converted.pth']  # no temporary left
 
 
-def test_tool_refuses_bad_files_and_writes_nothing(body_s_r50, tmp_path):
-    tool = _tool()
-    source, target = body_s_r50
+def test_tool_refuses_bad_files_and_writes_nothing(body_s_r50, body_s_r50_model, tmp_path):
+    source, _ = body_s_r50
     broken = tmp_path / 'broken.bin'
     torch.save({key: value for key, value in source.items() if key != 'xyz_regressor.bias'},
                broken)
     with pytest.raises(OfficialCheckpointError, match=r"head\.network\.xyz_head\.bias"):
-        tool.convert_file(str(broken), str(tmp_path / 'out.pth'), target)
+        tool.convert_file(str(broken), str(tmp_path / 'out.pth'), body_s_r50_model)
     assert not (tmp_path / 'out.pth').exists()
 
     pickled = tmp_path / 'model.bin'
@@ -361,3 +379,134 @@ def test_tool_refuses_bad_files_and_writes_nothing(body_s_r50, tmp_path):
         tool.unwrap_state_dict({'a': torch.zeros(1), 'module.a': torch.zeros(1)}, 'x.bin')
     with pytest.raises(OfficialCheckpointError, match="'epoch' holds a int"):
         tool.unwrap_state_dict({'epoch': 3, 'a': torch.zeros(1)}, 'x.bin')
+
+
+def test_tool_errors_name_the_file_and_every_key(body_s_r50, body_s_r50_model, tmp_path):
+    source, _ = body_s_r50
+    broken = dict(source, **{'cam_predictor.weight': torch.zeros(4, 128),
+                             'backbone.8.weight': torch.zeros(3)})
+    del broken['backbone.5.1.bn2.running_mean']
+    path = tmp_path / 'broken.bin'
+    torch.save(broken, path)
+    with pytest.raises(OfficialCheckpointError) as error:
+        tool.convert_file(str(path), str(tmp_path / 'out.pth'), body_s_r50_model)
+    message = str(error.value)
+    assert message.startswith(f'{path}: official checkpoint conversion (resnet50 backbone): '
+                              'FAILED')
+    assert 'shape mismatches (1):\n  cam_predictor.weight (4, 128) -> ' \
+           'head.network.camera_head.weight (3, 128) (expected)' in message
+    assert 'unused source keys (1):\n  backbone.8.weight: no mapping' in message
+    assert "missing target keys (1):\n  backbone.layer2.1.bn2.running_mean (from official " \
+           "'backbone.5.1.bn2.running_mean')" in message
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_old_command_converts_for_the_model_of_a_config(synthetic_data_dir, tmp_path,
+                                                        monkeypatch, capsys):
+    """tools/convert_official_checkpoint.py still works: it runs the new tool, which builds
+    the config's model and loads the converted checkpoint into it strictly."""
+    config = ROOT / 'configs' / 'official' / 'fastmetro_s_r50_h36m_release.py'
+    options = {'model.head.hierarchy_file': synthetic_data_dir / 'synthetic_downsampling.npz',
+               'model.head.body_model.model_path': synthetic_data_dir / 'SMPL_NEUTRAL.pkl',
+               'model.head.joint_regressor_file':
+               synthetic_data_dir / 'J_regressor_h36m_synthetic.npy'}
+    target = tool.target_shapes_of(tool.build_model(str(config), {
+        key: str(value) for key, value in options.items()}))
+    official = {expected_official_key(key, 'resnet50'): shape for key, shape in target.items()}
+    assert None not in official  # the release config's model holds official keys only
+    source = _random_state_dict(official, seed=6)
+    torch.save(source, tmp_path / 'official.bin')
+    output = tmp_path / 'converted.pth'
+    monkeypatch.setattr(sys, 'argv', [
+        str(OLD_TOOL), str(tmp_path / 'official.bin'), str(output), '--config', str(config),
+        '--cfg-options', *[f'{key}={value}' for key, value in options.items()]])
+    with pytest.raises(SystemExit) as exit_status:
+        runpy.run_path(str(OLD_TOOL), run_name='__main__')
+    assert exit_status.value.code == 0, capsys.readouterr().err
+    checkpoint = torch.load(output, map_location='cpu', weights_only=True)
+    assert list(checkpoint['state_dict']) == list(target)
+    for key, value in checkpoint['state_dict'].items():
+        assert torch.equal(value, source[expected_official_key(key, 'resnet50')]), key
+    assert checkpoint['meta']['config'] == str(config)
+
+
+def _official_network_shapes(num_layers: int, num_joints: int, num_vertices: int,
+                             intermediate: int = 0) -> Dict[str, tuple]:
+    """Keys and shapes of the official released network (as in official_state_dict/*.txt),
+    written out by hand rather than derived from the key tables."""
+    shapes: Dict[str, tuple] = {}
+    for name, d, ffn in (('transformer_1', 512, 2048), ('transformer_2', 128, 512)):
+        for stack in ('encoder', 'decoder'):
+            shapes[f'{name}.{stack}.norm.weight'] = (d,)
+            shapes[f'{name}.{stack}.norm.bias'] = (d,)
+            attentions = ['self_attn'] + (['multihead_attn'] if stack == 'decoder' else [])
+            norms = ['norm1', 'norm2'] + (['norm3'] if stack == 'decoder' else [])
+            for i in range(num_layers):
+                prefix = f'{name}.{stack}.layers.{i}'
+                for attention in attentions:
+                    shapes[f'{prefix}.{attention}.in_proj_weight'] = (3 * d, d)
+                    shapes[f'{prefix}.{attention}.in_proj_bias'] = (3 * d,)
+                    shapes[f'{prefix}.{attention}.out_proj.weight'] = (d, d)
+                    shapes[f'{prefix}.{attention}.out_proj.bias'] = (d,)
+                shapes[f'{prefix}.linear1.weight'] = (ffn, d)
+                shapes[f'{prefix}.linear1.bias'] = (ffn,)
+                shapes[f'{prefix}.linear2.weight'] = (d, ffn)
+                shapes[f'{prefix}.linear2.bias'] = (d,)
+                for norm in norms:
+                    shapes[f'{prefix}.{norm}.weight'] = (d,)
+                    shapes[f'{prefix}.{norm}.bias'] = (d,)
+    for name in ('dim_reduce_enc_cam', 'dim_reduce_enc_img', 'dim_reduce_dec'):
+        shapes[f'{name}.weight'] = (128, 512)
+        shapes[f'{name}.bias'] = (128,)
+    shapes['cam_token_embed.weight'] = (1, 512)
+    shapes['joint_token_embed.weight'] = (num_joints, 512)
+    shapes['vertex_token_embed.weight'] = (num_vertices, 512)
+    for name in ('xyz_regressor', 'cam_predictor'):
+        shapes[f'{name}.weight'] = (3, 128)
+        shapes[f'{name}.bias'] = (3,)
+    shapes['conv_1x1.weight'] = (512, 2048, 1, 1)
+    shapes['conv_1x1.bias'] = (512,)
+    if intermediate:
+        shapes['coarse2intermediate_upsample.weight'] = (intermediate, num_vertices)
+        shapes['coarse2intermediate_upsample.bias'] = (intermediate,)
+    return shapes
+
+
+@pytest.mark.parametrize('spec,size,num_layers,expected_keys', [
+    (BODY, 'S', 1, 85), (HAND, 'L', 3, 203),
+])
+def test_official_network_keys_map_one_to_one(spec, size, num_layers, expected_keys):
+    official = _official_network_shapes(num_layers, spec['num_joints'], spec['num_vertices'],
+                                        intermediate=1723 if spec is BODY else 0)
+    assert len(official) == expected_keys  # line counts of official_state_dict/*.txt
+    network = _network(spec, size, seed=0)
+    converted = {tool.rename(key, tool.HEAD_KEYS): torch.empty(shape)
+                 for key, shape in official.items()}
+    assert {key: tuple(value.shape) for key, value in converted.items()} == \
+        _shapes(network, 'head.network.')
+    estimator = nn.Module()
+    estimator.head = nn.Module()
+    estimator.head.network = network
+    loaded = tool.unwrap_state_dict(
+        {f'module.{key}': torch.zeros(shape) for key, shape in official.items()}, 'x.bin')
+    estimator.load_state_dict({tool.rename(key, tool.HEAD_KEYS): value
+                               for key, value in loaded.items()})
+    assert all(torch.all(p == 0) for p in network.parameters())
+
+
+def test_network_key_examples_and_keys_without_a_row():
+    def ours(key: str):
+        return tool.rename(key, tool.HEAD_KEYS)
+
+    assert ours('transformer_1.decoder.layers.2.multihead_attn.in_proj_weight') == \
+        'head.network.transformer_1.decoder.layers.2.cross_attn.in_proj_weight'
+    assert ours('transformer_2.decoder.layers.0.norm2.bias') == \
+        'head.network.transformer_2.decoder.layers.0.cross_attn_norm.bias'
+    assert ours('transformer_2.encoder.layers.0.norm2.bias') == \
+        'head.network.transformer_2.encoder.layers.0.ffn_norm.bias'
+    assert ours('transformer_1.encoder.norm.weight') == \
+        'head.network.transformer_1.encoder.norm.weight'
+    assert ours('conv_1x1.weight') == 'head.network.input_proj.weight'
+    assert ours('backbone.0.weight') is None  # in the backbone tables only
+    assert ours('transformer_1.encoder.layers.0.norm3.weight') is None  # decoder layers only
+    assert ours('position_encoding_1.foo') is None

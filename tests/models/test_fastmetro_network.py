@@ -1,4 +1,4 @@
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import pytest
@@ -6,8 +6,6 @@ import scipy.sparse as sp
 import torch
 
 from fastmetro_mm.models.fastmetro_network import FastMETRONetwork
-from fastmetro_mm.models.official_key_map import (convert_official_network_state_dict,
-                                                  official_to_ours)
 
 BODY = dict(num_joints=14, num_vertices=431, counts=(431, 1723, 6890))
 HAND = dict(num_joints=21, num_vertices=195, counts=(195, 778))
@@ -144,8 +142,9 @@ def test_attention_path_equals_fused_path(body_mesh):
     with torch.no_grad():
         fused = model(features)
         explicit = model(features, return_attention=True)
+    # Float32 rounding of the two softmax paths: up to ~1e-6 on outputs of magnitude ~0.3.
     for key, value in fused.items():
-        torch.testing.assert_close(explicit[key], value, atol=1e-6, rtol=0)
+        torch.testing.assert_close(explicit[key], value, atol=1e-5, rtol=0)
     maps = explicit['attention']['transformer_2']
     assert maps['encoder_self_attn'][0].shape == (2, 50, 50)
     assert maps['decoder_self_attn'][0].shape == (2, 445, 445)
@@ -244,84 +243,6 @@ def test_configuration_errors(hand_mesh):
     model = _network(HAND, hand_mesh, model_size='S', in_channels=8)
     with pytest.raises(ValueError, match=r'\(B, 8, h, w\) feature map'):
         model(torch.randn(1, 16, 7, 7))
-
-
-def _official_network_shapes(num_layers: int, num_joints: int, num_vertices: int,
-                             intermediate: int = 0) -> Dict[str, tuple]:
-    """Keys and shapes of the official released network (as in official_state_dict/*.txt)."""
-    shapes: Dict[str, tuple] = {}
-    for name, d, ffn in (('transformer_1', 512, 2048), ('transformer_2', 128, 512)):
-        for stack in ('encoder', 'decoder'):
-            shapes[f'{name}.{stack}.norm.weight'] = (d,)
-            shapes[f'{name}.{stack}.norm.bias'] = (d,)
-            attentions = ['self_attn'] + (['multihead_attn'] if stack == 'decoder' else [])
-            norms = ['norm1', 'norm2'] + (['norm3'] if stack == 'decoder' else [])
-            for i in range(num_layers):
-                prefix = f'{name}.{stack}.layers.{i}'
-                for attention in attentions:
-                    shapes[f'{prefix}.{attention}.in_proj_weight'] = (3 * d, d)
-                    shapes[f'{prefix}.{attention}.in_proj_bias'] = (3 * d,)
-                    shapes[f'{prefix}.{attention}.out_proj.weight'] = (d, d)
-                    shapes[f'{prefix}.{attention}.out_proj.bias'] = (d,)
-                shapes[f'{prefix}.linear1.weight'] = (ffn, d)
-                shapes[f'{prefix}.linear1.bias'] = (ffn,)
-                shapes[f'{prefix}.linear2.weight'] = (d, ffn)
-                shapes[f'{prefix}.linear2.bias'] = (d,)
-                for norm in norms:
-                    shapes[f'{prefix}.{norm}.weight'] = (d,)
-                    shapes[f'{prefix}.{norm}.bias'] = (d,)
-    for name in ('dim_reduce_enc_cam', 'dim_reduce_enc_img', 'dim_reduce_dec'):
-        shapes[f'{name}.weight'] = (128, 512)
-        shapes[f'{name}.bias'] = (128,)
-    shapes['cam_token_embed.weight'] = (1, 512)
-    shapes['joint_token_embed.weight'] = (num_joints, 512)
-    shapes['vertex_token_embed.weight'] = (num_vertices, 512)
-    for name in ('xyz_regressor', 'cam_predictor'):
-        shapes[f'{name}.weight'] = (3, 128)
-        shapes[f'{name}.bias'] = (3,)
-    shapes['conv_1x1.weight'] = (512, 2048, 1, 1)
-    shapes['conv_1x1.bias'] = (512,)
-    if intermediate:
-        shapes['coarse2intermediate_upsample.weight'] = (intermediate, num_vertices)
-        shapes['coarse2intermediate_upsample.bias'] = (intermediate,)
-    return shapes
-
-
-@pytest.mark.parametrize('spec,size,num_layers,expected_keys', [
-    (BODY, 'S', 1, 85), (HAND, 'L', 3, 203),
-])
-def test_official_keys_map_one_to_one(body_mesh, hand_mesh, spec, size, num_layers,
-                                      expected_keys):
-    mesh = body_mesh if spec is BODY else hand_mesh
-    official = _official_network_shapes(num_layers, spec['num_joints'], spec['num_vertices'],
-                                        intermediate=1723 if spec is BODY else 0)
-    assert len(official) == expected_keys  # line counts of official_state_dict/*.txt
-    model = _network(spec, mesh, model_size=size, layout='release')
-    ours = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    converted = convert_official_network_state_dict(
-        {key: torch.empty(shape) for key, shape in official.items()})
-    assert {key: tuple(value.shape) for key, value in converted.items()} == ours
-    model.load_state_dict(convert_official_network_state_dict(
-        {f'module.{key}': torch.zeros(shape) for key, shape in official.items()}))
-    assert all(torch.all(p == 0) for p in model.parameters())
-
-
-def test_official_key_map_examples_and_errors():
-    assert official_to_ours('transformer_1.decoder.layers.2.multihead_attn.in_proj_weight') == \
-        'transformer_1.decoder.layers.2.cross_attn.in_proj_weight'
-    assert official_to_ours('transformer_2.decoder.layers.0.norm2.bias') == \
-        'transformer_2.decoder.layers.0.cross_attn_norm.bias'
-    assert official_to_ours('transformer_2.encoder.layers.0.norm2.bias') == \
-        'transformer_2.encoder.layers.0.ffn_norm.bias'
-    assert official_to_ours('transformer_1.encoder.norm.weight') == \
-        'transformer_1.encoder.norm.weight'
-    assert official_to_ours('conv_1x1.weight') == 'input_proj.weight'
-    with pytest.raises(KeyError, match='backbone'):
-        official_to_ours('backbone.0.weight')
-    with pytest.raises(KeyError, match='unknown encoder layer module'):
-        official_to_ours('transformer_1.encoder.layers.0.norm3.weight')
-    with pytest.raises(KeyError, match='not a FastMETRO network parameter'):
-        official_to_ours('position_encoding_1.foo')
 
 
 def test_attention_mask_is_not_checkpointed(hand_mesh):
