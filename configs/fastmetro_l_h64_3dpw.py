@@ -2,12 +2,10 @@
 # lr 2e-5 on 3DPW (the released recipe).
 _base_ = [
     './_base_/default_runtime.py',
-    './_base_/models/backbone_hrnet_w64.py',
-    './_base_/models/fastmetro_body.py',
+    './_base_/models/fastmetro_h64_body.py',
     './_base_/schedules/fastmetro_adamw.py',
     './_base_/datasets/pw3d.py',
 ]
-model = {{_base_.fastmetro_body}}
 
 # The checkpoint of configs/fastmetro_l_h64_h36m.py (its last epoch by default).
 load_from = 'work_dirs/fastmetro_l_h64_h36m/epoch_60.pth'

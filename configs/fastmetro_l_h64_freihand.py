@@ -2,11 +2,9 @@
 # size L (21 joints, 195 vertex tokens), 200 epochs of the paper's recipe.
 _base_ = [
     './_base_/default_runtime.py',
-    './_base_/models/backbone_hrnet_w64.py',
-    './_base_/models/fastmetro_hand.py',
+    './_base_/models/fastmetro_h64_hand.py',
     './_base_/schedules/fastmetro_adamw.py',
     './_base_/datasets/freihand.py',
 ]
-model = {{_base_.fastmetro_hand}}
 
 train_cfg = dict(max_epochs=200)

@@ -4,9 +4,7 @@
 # give them with --cfg-options model.backbone.init_cfg=... after converting their keys.
 _base_ = [
     './_base_/default_runtime.py',
-    './_base_/models/backbone_hrnet_w64.py',
-    './_base_/models/fastmetro_body.py',
+    './_base_/models/fastmetro_h64_body.py',
     './_base_/schedules/fastmetro_adamw.py',
     './_base_/datasets/body_mix_h36m.py',
 ]
-model = {{_base_.fastmetro_body}}

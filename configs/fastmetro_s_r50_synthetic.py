@@ -5,17 +5,17 @@
 #   python tools/make_synthetic_models.py --out-dir data/synthetic
 #   python tools/dataset_converters/make_synthetic.py --model-dir data/synthetic \
 #       --out-dir data/synthetic_dataset
-_base_ = ['./fastmetro_s_r50_h36m.py', './_base_/datasets/synthetic_body.py']
+_base_ = [
+    './_base_/default_runtime.py',
+    './_base_/models/fastmetro_r50_body.py',
+    './_base_/schedules/fastmetro_adamw.py',
+    './_base_/datasets/synthetic_body.py',
+]
 
 synthetic_dir = 'data/synthetic'
 model = dict(
     head=dict(
         hierarchy_file=synthetic_dir + '/synthetic_downsampling.npz',
         body_model=dict(model_path=synthetic_dir + '/SMPL_NEUTRAL.pkl'),
-        joint_regressor_file=synthetic_dir + '/J_regressor_h36m_synthetic.npy'))
-
-train_dataloader = {{_base_.synthetic_train_dataloader}}
-val_dataloader = {{_base_.synthetic_val_dataloader}}
-test_dataloader = {{_base_.synthetic_test_dataloader}}
-val_evaluator = {{_base_.synthetic_val_evaluator}}
-test_evaluator = {{_base_.synthetic_test_evaluator}}
+        joint_regressor_file=synthetic_dir + '/J_regressor_h36m_synthetic.npy',
+        network=dict(model_size='S')))

@@ -18,7 +18,7 @@ then it prints both rows of metrics, and writes ``training_curves.png`` (from mm
 dir. Files that exist are reused, never overwritten: delete them to start again.
 
 Usage:
-    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--num-train 2000]
+    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--num-train 1500]
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ CONFIG = REPO_ROOT / 'configs' / 'quickstart' / 'fastmetro_s_r18_synthetic_quick
 WARMUP_CONFIG = REPO_ROOT / 'configs' / 'quickstart' / 'r18_joint_regression_synthetic_warmup.py'
 #: How the quickstart's people look and move: clothes-like part colours, plain backgrounds, and
 #: one of a few random poses each (jittered), so that minutes of CPU training from random
-#: weights can learn them (see the README).
+#: weights can learn them (see docs/quickstart_experiments.md).
 DATASET_OPTIONS = ('--part-colours', '--backgrounds', 'solid', 'gradient',
                    '--prototype-jitter', '0.05')
 #: The quickstart succeeds when the model's PA-MPJPE is at least this much below the baseline's.

@@ -49,7 +49,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'auto_scale_lr.base_batch_size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value (e.g. '
-                        'train_dataloader.batch_size=4 model.head.model_size=M)')
+                        'train_dataloader.batch_size=4 model.head.network.model_size=M)')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher (pytorch: torchrun)')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.

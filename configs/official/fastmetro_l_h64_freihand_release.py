@@ -3,7 +3,7 @@ _base_ = ['../fastmetro_l_h64_freihand.py']
 model = dict(
     head=dict(
         # Separate camera reduction; the hand's 195 -> 778 up-sampling stays fixed.
-        layout='release',
+        network=dict(layout='release'),
         # The released hand loss: vertices split 0.5 / 0.5 over the coarse and fine meshes;
         # edge-length (100 x 1) and normal (100 x 0.1) terms on the 778-vertex mesh.
         loss=dict(

@@ -1,10 +1,10 @@
 # FastMETRO-L-H64 (Human3.6M) in the layout of the released code and checkpoints; convert a
-# released .bin with tools/convert_official_checkpoint.py --config this file.
+# released .bin with tools/model_converters/fastmetro_official_to_mmpose.py --config this file.
 _base_ = ['../fastmetro_l_h64_h36m.py']
 model = dict(
     head=dict(
         # Separate camera reduction and a learnable 431 -> 1723 layer, as the checkpoints hold.
-        layout='release',
+        network=dict(layout='release'),
         # The released training loss: vertices split 0.25 / 0.5 / 0.25 over the coarse,
         # intermediate and fine meshes; edge-length (GT 100 x 5, self 100 x 1e-4) and normal
         # (100 x 0.1) terms on the 1723-vertex mesh, which the paper's numbers did not use.

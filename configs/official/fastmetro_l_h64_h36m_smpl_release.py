@@ -1,7 +1,8 @@
 # FastMETRO-L-H64 (Human3.6M) with the released optional SMPL parameter regressor, in the
 # layout of the released code and checkpoints; convert the released
 # FastMETRO-L-H64_h36m_smpl_state_dict.bin-style checkpoint (keys smpl_parameter_regressor.*
-# beside the network's) with tools/convert_official_checkpoint.py --config this file.
+# beside the network's) with
+# tools/model_converters/fastmetro_official_to_mmpose.py --config this file.
 #
 # The regressor reads the detached 1723-vertex mesh and predicts SMPL rotation matrices
 # (24 x 3 x 3) and betas (10); predictions then hold pred_instances.smpl_pose, smpl_betas and

@@ -9,7 +9,8 @@
 # - The backbone starts from the quickstart's warm-up (r18_joint_regression_synthetic_warmup.py:
 #   a few minutes of a plain joint regressor on the same training images) where the paper's
 #   models start from ImageNet weights, which cannot be fetched offline. From random weights the
-#   backbone learns far more slowly through FastMETRO's transformer (see the README).
+#   backbone learns far more slowly through FastMETRO's transformer (see
+#   docs/quickstart_experiments.md).
 #   tools/quickstart.py passes the checkpoint; by hand:
 #     --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/quickstart/warmup/epoch_5.pth
 # - bfloat16 autocast (AutocastOptimWrapper; mmengine's AmpOptimWrapper needs CUDA) and no
@@ -24,20 +25,11 @@ model = dict(
         depth=18,
         init_cfg=dict(type='Pretrained', prefix='backbone.',
                       checkpoint='work_dirs/quickstart/warmup/epoch_5.pth')),
-    head=dict(in_channels=512, network_cfg=dict(dropout=0.0)))
+    head=dict(in_channels=512, network=dict(dropout=0.0)))
 
-# {{_base_.synthetic_input_size}} and the J14 rows of configs/_base_/datasets/synthetic_body.py.
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='MeshRandomFlip', prob=0.5),
-    dict(type='MeshRandomScaleRotation', scale_factor=0.25, rotate_factor=30.0,
-         rotate_max=60.0, rotate_prob=0.0),
-    dict(type='MeshTopdownAffine', input_size={{_base_.synthetic_input_size}}),
-    dict(type='PackMeshInputs', joint_indices={{_base_.synthetic_j24_to_j14}}),
-]
+# 128 x 128 crops with flips and scaling only (configs/_base_/datasets/body_pipelines.py).
 train_dataloader = dict(batch_size=8, num_workers=1, persistent_workers=True,
-                        dataset=dict(pipeline=train_pipeline))
+                        dataset=dict(pipeline={{_base_.body_train_pipeline_128_flip_scale}}))
 val_dataloader = dict(batch_size=32, num_workers=1, persistent_workers=True)
 test_dataloader = val_dataloader
 

@@ -3,7 +3,8 @@
 # layer, root-relative L1: JointRegressionHead) on the same synthetic training images, for
 # about 940 iterations. It stands in for the ImageNet weights the paper's backbones start from,
 # which cannot be fetched offline: from random weights a backbone learns far faster through
-# this direct head than through FastMETRO's transformer (measurements in the README).
+# this direct head than through FastMETRO's transformer (measurements in
+# docs/quickstart_experiments.md).
 # FastMETRO-S then starts from this backbone, its head from random weights. No validation here:
 # the FastMETRO run is what is tested.
 _base_ = ['./fastmetro_s_r18_synthetic_quickstart.py']

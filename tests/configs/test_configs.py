@@ -1,4 +1,6 @@
-"""Every config loads, builds through MMPose's registry and has the paper's head size.
+"""Every config loads, builds through MMPose's registry and has the paper's head size; the
+config files are flat (complete model bases, one pipeline definition, a stand-alone synthetic
+config).
 
 Models are built on the synthetic body and hand (the session fixture ``synthetic_data_dir``
 of tests/conftest.py) by pointing the head's file paths there, as a user would with
@@ -108,8 +110,9 @@ def test_config_loads(name):
     assert cfg.model.type == 'TopdownMeshEstimator'
     assert cfg.model.data_preprocessor.bgr_to_rgb is True
     head = cfg.model.head
-    assert (head.type, head.mesh_type, head.model_size, head.layout) == \
-        ('FastMETROHead', mesh_type, size, layout)
+    network = head.network
+    assert (head.type, head.mesh_type, network.type, network.model_size, network.layout) == \
+        ('MeshHead', mesh_type, 'FastMETRONetwork', size, layout)
     assert (head.loss.loss_weight_vertices, head.loss.loss_weight_joints_3d,
             head.loss.loss_weight_joints_2d) == (100.0, 1000.0, 100.0)
     release_loss = head.loss.get('vertex_level_weights') is not None
@@ -122,7 +125,7 @@ def test_config_loads(name):
     assert cfg.train_dataloader.batch_size == (8 if name == QUICKSTART else 16)
     if name == QUICKSTART:  # bfloat16 autocast on CPU, no dropout
         assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
-        assert head.network_cfg.dropout == 0.0
+        assert network.dropout == 0.0
     if '3dpw' in name:
         assert cfg.load_from.endswith('.pth')
     if 'synthetic' in name:
@@ -138,6 +141,63 @@ def test_sizes_differ_in_one_line():
         diff = [(a, b) for a, b in zip(lines[size], lines['l']) if a != b]
         assert len(lines[size]) == len(lines['l']) and len(diff) == 1
         assert 'model_size' in diff[0][0]
+
+
+@pytest.mark.parametrize('base, backbone, neck, mesh_type', [
+    ('fastmetro_r50_body.py', 'ResNet', None, 'body'),
+    ('fastmetro_h64_body.py', 'HRNet', 'HRNetClassificationNeck', 'body'),
+    ('fastmetro_h64_hand.py', 'HRNet', 'HRNetClassificationNeck', 'hand'),
+])
+def test_model_bases_are_complete_models(base, backbone, neck, mesh_type):
+    """Each model base is a whole estimator of size L; configs only override it."""
+    model = Config.fromfile(str(CONFIG_DIR / '_base_' / 'models' / base)).model
+    assert model.type == 'TopdownMeshEstimator' and model.test_cfg == dict(flip_test=False)
+    assert model.data_preprocessor.type == 'PoseDataPreprocessor'
+    assert model.backbone.type == backbone and model.get('neck', {}).get('type') == neck
+    assert (model.head.type, model.head.mesh_type) == ('MeshHead', mesh_type)
+    assert model.head.network == dict(type='FastMETRONetwork', model_size='L', layout='paper')
+
+
+def test_configs_are_flat():
+    """No config assembles its model from a `{{_base_...}}` variable, and the synthetic
+    config stands on its own: no other data base under it, nothing of one left over."""
+    projects = CONFIG_DIR.parent / 'projects'
+    for path in [*CONFIG_DIR.rglob('*.py'), *projects.glob('*/configs/**/*.py')]:
+        assert 'model = {{_base_' not in path.read_text(), path
+    synthetic = CONFIG_DIR / 'fastmetro_s_r50_synthetic.py'
+    assert '{{_base_' not in synthetic.read_text()
+    cfg = Config.fromfile(str(synthetic))
+    assert 'body_mix_sources' not in cfg and 'MeshTSVDataset' not in cfg.pretty_text
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.type == 'SPINNpzDataset'
+        assert loader.dataset.data_root == 'data/synthetic_dataset'
+    assert cfg.val_evaluator.joint_regressor_file == cfg.model.head.joint_regressor_file
+
+
+def test_body_pipelines_are_one_definition():
+    """The 224 and 128 pipelines differ only in the crop size; the quickstart's drops rotation
+    and colour noise; the configs read them."""
+    pipelines = Config.fromfile(str(CONFIG_DIR / '_base_' / 'datasets' / 'body_pipelines.py'))
+    for stage in ('train', 'test'):
+        large, small = pipelines[f'body_{stage}_pipeline_224'], \
+            pipelines[f'body_{stage}_pipeline_128']
+        assert [t.type for t in large] == [t.type for t in small]
+        sizes = {(t.get('input_size'), s.get('input_size')) for t, s in zip(large, small)}
+        assert sizes == {(None, None), ((224, 224), (128, 128))}
+        assert [{k: v for k, v in t.items() if k != 'input_size'} for t in large] == \
+            [{k: v for k, v in t.items() if k != 'input_size'} for t in small]
+    light = pipelines.body_train_pipeline_128_flip_scale
+    assert [t for t in pipelines.body_train_pipeline_128 if t.type != 'RandomChannelNoise'
+            ] == [dict(t, rotate_prob=0.4) if t.type == 'MeshRandomScaleRotation' else t
+                  for t in light]
+    h36m = Config.fromfile(str(CONFIG_DIR / 'fastmetro_l_h64_h36m.py'))
+    assert h36m.train_dataloader.dataset.pipeline == pipelines.body_train_pipeline_224
+    assert h36m.val_dataloader.dataset.pipeline == pipelines.body_test_pipeline_224
+    synthetic = Config.fromfile(str(CONFIG_DIR / 'fastmetro_s_r50_synthetic.py'))
+    assert synthetic.train_dataloader.dataset.pipeline == pipelines.body_train_pipeline_128
+    assert synthetic.val_dataloader.dataset.pipeline == pipelines.body_test_pipeline_128
+    quickstart = Config.fromfile(str(CONFIG_DIR / QUICKSTART))
+    assert quickstart.train_dataloader.dataset.pipeline == light
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))

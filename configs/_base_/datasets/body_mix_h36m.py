@@ -35,14 +35,14 @@ train_dataset = dict(
     type='CombinedDataset',
     metainfo={{_base_.body_metainfo}},
     datasets=body_mix_sources,
-    pipeline={{_base_.body_train_pipeline}})
+    pipeline={{_base_.body_train_pipeline_224}})
 # The released evaluation set, through its yaml (valid_protocol2/valid.*.tsv).
 val_dataset = dict(
     type='MeshTSVDataset',
     data_root=f'{body_data_root}/h36m',
     yaml_file='valid.protocol2.yaml',
     test_mode=True,
-    pipeline={{_base_.body_test_pipeline}})
+    pipeline={{_base_.body_test_pipeline_224}})
 
 # Human3.6M protocol 2 as the released evaluation: 14 joints regressed from the predicted
 # 6890-vertex mesh with the H36M regressor (17 -> 14), GT joints from the annotation (J24 ->
@@ -50,7 +50,7 @@ val_dataset = dict(
 # samples with SMPL GT (neutral model), each mesh centred on its own regressed pelvis.
 val_evaluator = dict(
     type='MeshMetric',
-    mode='body',
+    mesh_type='body',
     joint_regressor_file='data/body_models/J_regressor_h36m_correct.npy',
     gt_joints_source='annotation',
     body_model=dict(model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl'))

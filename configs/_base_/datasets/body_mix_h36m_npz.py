@@ -32,19 +32,19 @@ train_dataset = dict(
     type='CombinedDataset',
     metainfo={{_base_.body_metainfo}},
     datasets=body_mix_sources,
-    pipeline={{_base_.body_train_pipeline}})
+    pipeline={{_base_.body_train_pipeline_224}})
 val_dataset = dict(
     type='SPINNpzDataset',
     data_root=f'{body_data_root}/h36m',
     ann_file='annotations/h36m_valid_protocol2.npz',
     data_prefix=dict(img=''),
     test_mode=True,
-    pipeline={{_base_.body_test_pipeline}})
+    pipeline={{_base_.body_test_pipeline_224}})
 
 # Human3.6M protocol 2, as in body_mix_h36m.py.
 val_evaluator = dict(
     type='MeshMetric',
-    mode='body',
+    mesh_type='body',
     joint_regressor_file='data/body_models/J_regressor_h36m_correct.npy',
     gt_joints_source='annotation',
     body_model=dict(model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl'))

@@ -52,7 +52,7 @@ val_dataset = dict(
 # PA-MPVPE and the F-scores at 5 mm and 15 mm.
 val_evaluator = dict(
     type='MeshMetric',
-    mode='hand',
+    mesh_type='hand',
     gt_joints_source='annotation',
     body_model=dict(model_path='data/body_models/mano/MANO_RIGHT.pkl', model_type='mano',
                     flat_hand_mean=False))

@@ -16,13 +16,13 @@ train_dataset = dict(
     type='MeshTSVDataset',
     data_root=pw3d_data_root,
     yaml_file='train.yaml',
-    pipeline={{_base_.body_train_pipeline}})
+    pipeline={{_base_.body_train_pipeline_224}})
 val_dataset = dict(
     type='MeshTSVDataset',
     data_root=pw3d_data_root,
     yaml_file='test_has_gender.yaml',
     test_mode=True,
-    pipeline={{_base_.body_test_pipeline}})
+    pipeline={{_base_.body_test_pipeline_224}})
 
 # The released 3DPW evaluation: as Human3.6M protocol 2 (14 regressed joints, GT joints from
 # the annotation, mid-hip centred), plus MPVPE against the GT mesh posed from the GT SMPL
@@ -30,7 +30,7 @@ val_dataset = dict(
 # own regressed pelvis.
 val_evaluator = dict(
     type='MeshMetric',
-    mode='body',
+    mesh_type='body',
     joint_regressor_file='data/body_models/J_regressor_h36m_correct.npy',
     gt_joints_source='annotation',
     body_model=dict(model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl'))

@@ -14,20 +14,20 @@ train_dataset = dict(
     data_root=pw3d_data_root,
     ann_file='annotations/3dpw_train.npz',
     data_prefix=dict(img=''),
-    pipeline={{_base_.body_train_pipeline}})
+    pipeline={{_base_.body_train_pipeline_224}})
 val_dataset = dict(
     type='SPINNpzDataset',
     data_root=pw3d_data_root,
     ann_file='annotations/3dpw_test.npz',
     data_prefix=dict(img=''),
     test_mode=True,
-    pipeline={{_base_.body_test_pipeline}})
+    pipeline={{_base_.body_test_pipeline_224}})
 
 # As pw3d.py (neutral-model GT meshes, 14 regressed joints, mid-hip centred), except that
 # SPIN's 3dpw_test.npz has no 3D joints ("S"): GT joints are regressed from the GT mesh.
 val_evaluator = dict(
     type='MeshMetric',
-    mode='body',
+    mesh_type='body',
     joint_regressor_file='data/body_models/J_regressor_h36m_correct.npy',
     gt_joints_source='auto',
     body_model=dict(model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl'))

@@ -1,4 +1,5 @@
-# HRNet-W64 backbone of FastMETRO-L-H64 (the released body and hand models).
+# HRNet-W64 backbone of FastMETRO-L-H64 (the released body and hand models); the base of the full
+# models fastmetro_h64_body.py and fastmetro_h64_hand.py.
 #
 # The official code uses the ImageNet classification HRNet-W64-C (HRNet-Image-Classification,
 # cls_hrnet_w64 config). MMPose's HRNet builds its stem and four stages under the same key

@@ -23,5 +23,5 @@ model = dict(
         norm_cfg=dict(type='BN', momentum=0.03, eps=0.001),
         act_cfg=dict(type='SiLU'),
     ),
-    head=dict(in_channels=768, model_size='L'),
+    head=dict(in_channels=768, network=dict(model_size='L')),
 )

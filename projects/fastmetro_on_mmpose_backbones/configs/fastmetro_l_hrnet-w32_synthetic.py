@@ -34,5 +34,5 @@ model = dict(
         head_channels=(32, 64, 128, 256),
         out_channels=2048,
     ),
-    head=dict(in_channels=2048, model_size='L'),
+    head=dict(in_channels=2048, network=dict(model_size='L')),
 )

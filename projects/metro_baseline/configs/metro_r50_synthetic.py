@@ -5,7 +5,16 @@
 #   python tools/make_synthetic_models.py --out-dir data/synthetic
 #   python tools/dataset_converters/make_synthetic.py --model-dir data/synthetic \
 #       --out-dir data/synthetic_dataset
-_base_ = ['./metro_r50_h36m.py', '../../../configs/_base_/datasets/synthetic_body.py']
+_base_ = [
+    '../../../configs/_base_/default_runtime.py',
+    './_base_/metro_r50_body.py',
+    '../../../configs/_base_/schedules/fastmetro_adamw.py',
+    '../../../configs/_base_/datasets/synthetic_body.py',
+]
+
+custom_imports = dict(
+    imports=['fastmetro_mm', 'projects.metro_baseline.metro_baseline'],
+    allow_failed_imports=False)
 
 synthetic_dir = 'data/synthetic'
 model = dict(
@@ -13,9 +22,3 @@ model = dict(
         hierarchy_file=synthetic_dir + '/synthetic_downsampling.npz',
         body_model=dict(model_path=synthetic_dir + '/SMPL_NEUTRAL.pkl'),
         joint_regressor_file=synthetic_dir + '/J_regressor_h36m_synthetic.npy'))
-
-train_dataloader = {{_base_.synthetic_train_dataloader}}
-val_dataloader = {{_base_.synthetic_val_dataloader}}
-test_dataloader = {{_base_.synthetic_test_dataloader}}
-val_evaluator = {{_base_.synthetic_val_evaluator}}
-test_evaluator = {{_base_.synthetic_test_evaluator}}

@@ -20,7 +20,7 @@ input_size = (128, 128)  # the synthetic data config's crop
 # 2D targets at stride 4 of the crop, as MMPose's top-down heatmap models.
 codec = dict(type='MSRAHeatmap', input_size=input_size, heatmap_size=(32, 32), sigma=2)
 num_2d_joints = 24  # J24
-j24_to_j14 = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 18]
+j24_to_j14 = _base_.body_j24_to_j14  # the J24 rows of the 14 evaluation joints
 
 model = dict(
     _delete_=True,
@@ -40,14 +40,13 @@ model = dict(
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder=codec),
     mesh_head=dict(
-        type='FastMETROHead',
+        type='MeshHead',
         in_channels=2048,
         mesh_type='body',
         hierarchy_file=synthetic_dir + '/synthetic_downsampling.npz',
         body_model=dict(model_path=synthetic_dir + '/SMPL_NEUTRAL.pkl'),
         joint_regressor_file=synthetic_dir + '/J_regressor_h36m_synthetic.npy',
-        model_size='S',
-        layout='paper',
+        network=dict(type='FastMETRONetwork', model_size='S', layout='paper'),
         loss=dict(type='MeshLoss', loss_weight_vertices=100.0,
                   loss_weight_joints_3d=1000.0, loss_weight_joints_2d=100.0)),
     # The heatmap MSE is ~1e-3 per joint while the mesh terms are O(10 - 100) at the start:
@@ -57,23 +56,14 @@ model = dict(
     test_cfg=dict(flip_test=False),
 )
 
-# The synthetic data config's pipelines with MMPose's GenerateTarget (heatmaps and
-# keypoint_weights of all 24 joints, from the crop-pixel joints) and this project's packer.
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='MeshRandomFlip', prob=0.5),
-    dict(type='MeshRandomScaleRotation', scale_factor=0.25, rotate_factor=30.0,
-         rotate_max=60.0, rotate_prob=0.4),
-    dict(type='MeshTopdownAffine', input_size=input_size),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
+# The synthetic body pipelines (configs/_base_/datasets/body_pipelines.py, 128 x 128) with
+# MMPose's GenerateTarget (heatmaps and keypoint_weights of all 24 joints, from the crop-pixel
+# joints) before packing, and this project's packer in place of their last step, PackMeshInputs.
+train_pipeline = _base_.body_train_pipeline_128[:-1] + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseMeshInputs', joint_indices=j24_to_j14),
 ]
-test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='MeshTopdownAffine', input_size=input_size),
+test_pipeline = _base_.body_test_pipeline_128[:-1] + [
     dict(type='PackPoseMeshInputs', joint_indices=j24_to_j14),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
@@ -82,7 +72,7 @@ test_dataloader = val_dataloader
 
 mesh_metric = dict(
     type='MeshMetric',
-    mode='body',
+    mesh_type='body',
     joint_regressor_file=synthetic_dir + '/J_regressor_h36m_synthetic.npy',
     body_model=dict(model_path=synthetic_dir + '/SMPL_NEUTRAL.pkl'))
 val_evaluator = [
