@@ -2,7 +2,7 @@
 
 Examples:
     python tools/train.py configs/fastmetro_s_r50_synthetic.py
-    python tools/train.py CONFIG --work-dir work_dirs/run --resume            # latest checkpoint
+    python tools/train.py CONFIG --work-dir work_dirs/run --resume   # latest complete checkpoint
     python tools/train.py CONFIG --resume work_dirs/run/epoch_10.pth --amp
     bash tools/dist_train.sh CONFIG 4 [--auto-scale-lr ...]                     # torchrun, 4 GPUs
 
@@ -26,6 +26,8 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from fastmetro_mm.engine.checkpoint_lookup import (find_resumable_checkpoint,  # noqa: E402
+                                                  read_last_checkpoint)
 from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -101,6 +103,24 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def resolve_auto_resume(cfg: Config) -> Config:
+    """Makes an auto-resume (``resume=True`` without ``load_from``) survive a broken save.
+
+    When ``<work_dir>/last_checkpoint`` names a missing or truncated file (a run killed while
+    mmengine's CheckpointHook saved), ``load_from`` becomes the newest complete checkpoint
+    there; with none, the run starts afresh instead of failing. A sound ``last_checkpoint`` is
+    left to mmengine's own auto-resume. See :mod:`fastmetro_mm.engine.checkpoint_lookup`.
+    """
+    if not cfg.get('resume') or cfg.get('load_from') is not None:
+        return cfg
+    found = find_resumable_checkpoint(cfg.work_dir)
+    if found is None:
+        cfg.resume = False  # mmengine would try to load what last_checkpoint names
+    elif found != read_last_checkpoint(cfg.work_dir):
+        cfg.load_from = found
+    return cfg
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Builds the Runner from the config and trains."""
     args = parse_args(argv)
@@ -108,6 +128,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     merge_args(cfg, args)
+    resolve_auto_resume(cfg)
     # Before the Runner: on CPU-only machines the process group must exist already (gloo).
     setup_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)

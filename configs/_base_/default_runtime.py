@@ -9,7 +9,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # The paper's model selection: best PA-MPJPE on the validation set (lower is better).
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    # AtomicCheckpointHook (fastmetro_mm.engine) is mmengine's CheckpointHook with atomic
+    # writes, removing old checkpoints only once the new one is in place: a kill while saving
+    # never leaves a truncated checkpoint or a last_checkpoint naming a deleted file.
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3,
                     save_best='mesh/PA-MPJPE', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Off by default; tools/test.py --show-dir switches it on (meshes drawn by the visualizer).

@@ -1,13 +1,18 @@
 """Glue between the project and mmengine's runner."""
+from .atomic_checkpoint_hook import ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend
 from .autocast_optim_wrapper import AutocastOptimWrapper
 from .checkpoint_compat import allow_mmengine_checkpoints, mmengine_checkpoint_globals
+from .checkpoint_lookup import (find_resumable_checkpoint, is_complete_checkpoint,
+                                read_last_checkpoint)
 from .resume_state_hook import ResumeStateHook
 from .rng_state import capture_rng_state, restore_rng_state
 from .sampler_position import SkipFirstSamples, start_sampler_at
 
-REGISTERED_HOOKS = ('ResumeStateHook', )
+REGISTERED_HOOKS = ('ResumeStateHook', 'AtomicCheckpointHook')
 REGISTERED_OPTIM_WRAPPERS = ('AutocastOptimWrapper', )
 
-__all__ = ['AutocastOptimWrapper', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals',
+__all__ = ['ATOMIC_BACKEND', 'AtomicCheckpointHook', 'AtomicLocalBackend',
+           'find_resumable_checkpoint', 'is_complete_checkpoint', 'read_last_checkpoint',
+           'AutocastOptimWrapper', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals',
            'ResumeStateHook', 'capture_rng_state', 'restore_rng_state', 'SkipFirstSamples',
            'start_sampler_at', 'REGISTERED_HOOKS', 'REGISTERED_OPTIM_WRAPPERS']
