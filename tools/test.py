@@ -4,6 +4,8 @@ Examples:
     python tools/test.py configs/fastmetro_s_r50_synthetic.py work_dirs/run/epoch_60.pth
     python tools/test.py CONFIG CHECKPOINT --out metrics.json --dump predictions.pkl
     python tools/test.py CONFIG CHECKPOINT --show-dir vis
+    python tools/test.py configs/official/fastmetro_l_h64_freihand_release.py CKPT \
+        --freihand-submission work_dirs/freihand/pred.zip
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
 ``--out`` writes the metrics as JSON; ``--dump`` pickles every test sample's predictions and
@@ -11,6 +13,8 @@ ground truth (mmengine's ``DumpResults``) for offline evaluation. ``--show-dir D
 every test image's predicted mesh over the image (plus a side view) with the config's
 ``MeshLocalVisualizer`` and saves the pictures under ``WORK_DIR/TIMESTAMP/DIR`` (MMPose's
 ``PoseVisualizationHook`` convention); ``--show`` opens them in a window instead.
+``--freihand-submission FILE`` (hand configs) also writes FreiHAND's prediction file for its
+evaluation server (docs/evaluation.md).
 """
 from __future__ import annotations
 
@@ -47,6 +51,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', help='JSON file the metrics are written to')
     parser.add_argument('--dump', help='pickle file (.pkl / .pickle) the per-sample '
                         'predictions are dumped to')
+    parser.add_argument('--freihand-submission', metavar='FILE',
+                        help="also write FreiHAND's prediction file (.json, or .zip holding "
+                        'pred.json) for its evaluation server; a hand config; never replaces '
+                        'an existing file')
     parser.add_argument('--show-dir', help='folder, relative to WORK_DIR/TIMESTAMP, where the '
                         'rendered predictions are saved')
     parser.add_argument('--show', action='store_true',
@@ -78,6 +86,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.out is not None and not args.out.endswith('.json'):
         raise ValueError(f'tools/test.py: --out must be a .json file, got {args.out!r}')
+    if args.freihand_submission is not None:
+        request_freihand_submission(cfg, args.freihand_submission)
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'tools/test.py: --dump must be a .pkl or .pickle file, got '
@@ -91,6 +101,23 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.show or args.show_dir is not None:
         enable_visualization(cfg, args.show_dir, args.show, args.wait_time)
     return cfg
+
+
+def request_freihand_submission(cfg: Config, path: str) -> None:
+    """Asks the config's hand ``MeshMetric`` in ``test_evaluator`` to write ``path``.
+
+    Raises:
+        ValueError: ``test_evaluator`` has no ``MeshMetric`` with ``mesh_type='hand'``.
+    """
+    evaluators = cfg.test_evaluator
+    metrics = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
+    hands = [m for m in metrics if m.get('type') == 'MeshMetric'
+             and m.get('mesh_type', m.get('mode')) == 'hand']
+    if not hands:
+        raise ValueError("tools/test.py: --freihand-submission needs a MeshMetric with "
+                         "mesh_type='hand' in the config's test_evaluator")
+    for metric in hands:
+        metric['submission_file'] = path
 
 
 def enable_visualization(cfg: Config, show_dir: Optional[str], show: bool,

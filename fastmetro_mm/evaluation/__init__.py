@@ -1,7 +1,8 @@
 """Evaluation for mesh recovery, registered in MMPose's registries on import."""
-from .metrics import MeshMetric, fscore
+from .metrics import MeshMetric, freihand_align, fscore, pck_auc, write_freihand_submission
 
 # Names this package adds to mmpose.registry.METRICS.
 REGISTERED_METRICS = ('MeshMetric', )
 
-__all__ = ['MeshMetric', 'fscore', 'REGISTERED_METRICS']
+__all__ = ['MeshMetric', 'fscore', 'freihand_align', 'pck_auc', 'write_freihand_submission',
+           'REGISTERED_METRICS']

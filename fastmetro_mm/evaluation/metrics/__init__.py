@@ -1,5 +1,7 @@
-"""Metrics registered in ``mmpose.registry.METRICS``."""
+"""Metrics registered in ``mmpose.registry.METRICS``, and the official protocols' parts."""
+from .freihand_protocol import freihand_align, pck_auc
+from .freihand_submission import write_freihand_submission
 from .mesh_errors import fscore
 from .mesh_metric import MeshMetric
 
-__all__ = ['MeshMetric', 'fscore']
+__all__ = ['MeshMetric', 'fscore', 'freihand_align', 'pck_auc', 'write_freihand_submission']

@@ -12,14 +12,13 @@ Protocols (see the class docstring for the options):
   H36M regressor (17 -> 14), both sets centred on the mid-hip; GT joints come from the GT mesh
   when there is one, otherwise from the annotation. MPVPE centres each mesh on the pelvis
   regressed from itself, as the released code does.
-- Hand (FreiHAND): 21 joints, wrist-relative; F-scores at 5 mm and 15 mm on the Procrustes-
-  aligned vertex sets, as the dataset's official evaluation reports them.
+- Hand (FreiHAND): 21 joints, wrist-relative; the PA- errors, the AUC of their PCK curves
+  (0-50 mm) and the F-scores at 5 mm and 15 mm exactly as the dataset's official evaluation
+  (its alignment may reflect; joints and vertices are aligned each on their own: see
+  freihand_protocol.py); optionally the server's prediction file (freihand_submission.py).
 """
 from __future__ import annotations
 
-import json
-import math
-import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -29,33 +28,21 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ...mesh.atomic_file import atomic_write
 from ...mesh.body_model import BodyModel
 from ...mesh.joint_regressor import JointRegressor
 from ...mesh.joint_sets import H36M_17, centre_on_root, root_point
 from ...mesh.mesh_type import MeshType, get_mesh_type
+from .freihand_protocol import freihand_align, pck_auc
+from .freihand_submission import check_submission_path, write_freihand_submission
 from .mesh_errors import fscore, mean_distance, procrustes_align
-from .metric_inputs import get_field, instance_array
+from .metric_inputs import get_field, instance_array, mesh_type_argument
+from .per_sample_dump import write_per_sample_errors
 
 #: Metric names in the order they are reported; F-score names are added per threshold.
 ERROR_NAMES = ('MPJPE', 'PA-MPJPE', 'MPVPE', 'PA-MPVPE')
+#: The hand's areas under the PCK curves of the aligned joints and vertices (FreiHAND's).
+AUC_NAMES = ('PA-MPJPE-AUC', 'PA-MPVPE-AUC')
 GT_JOINT_SOURCES = ('auto', 'mesh', 'annotation')
-
-
-def _mesh_type_argument(mesh_type: Optional[str], mode: Optional[str]) -> Tuple[str, str]:
-    """``(mesh_type, owner)`` for :func:`get_mesh_type` from the new and the deprecated name.
-
-    ``mode=`` was this metric's name for ``mesh_type`` before the project settled on one
-    vocabulary; user configs written with it keep working, with a warning.
-    """
-    if mode is None:
-        return ('body' if mesh_type is None else mesh_type), 'MeshMetric'
-    warnings.warn("MeshMetric: 'mode' is deprecated, use mesh_type="
-                  f'{mode!r} (the same values)', DeprecationWarning, stacklevel=3)
-    if mesh_type is not None and mesh_type != mode:
-        raise ValueError(f'MeshMetric: mesh_type={mesh_type!r} and its deprecated alias '
-                         f'mode={mode!r} disagree; give mesh_type only')
-    return mode, 'MeshMetric (deprecated mode=)'
 
 
 @METRICS.register_module()
@@ -96,8 +83,13 @@ class MeshMetric(BaseMetric):
             ``dict(model_path=..., model_type='smpl', gender='neutral')`` (3DPW's protocol).
         fscore_thresholds: Distances in metres; None: (0.005, 0.015) for the hand, none for
             the body. Reported as ``F@5mm``, ``F@15mm``.
-        allow_reflection: Let Procrustes reflect (FreiHAND's script does, through scipy's
-            ``orthogonal_procrustes``; it differs only when a mirror image fits better).
+        allow_reflection: Let Procrustes reflect. None (default): the protocol's choice: the
+            hand uses FreiHAND's own alignment (which may reflect) and also reports
+            ``PA-MPJPE-AUC`` / ``PA-MPVPE-AUC``; the body a proper rotation. True / False:
+            the weighted similarity fit with or without reflections (and no AUC).
+        submission_file: Hand only: also write the predictions (wrist-relative, metres, in
+            dataset order by sample id) as FreiHAND's ``pred.json`` (``.json``, or a ``.zip``
+            holding it) for its evaluation server; an existing file is never replaced.
         dump_file: Optional ``.npz`` or ``.json`` written (atomically) with the per-sample
             errors and sample ids, in dataset order.
         collect_device, prefix, collect_dir: As for mmengine's ``BaseMetric``.
@@ -116,20 +108,29 @@ class MeshMetric(BaseMetric):
                  gt_joints_source: str = 'auto',
                  body_model: Optional[Dict[str, Any]] = None,
                  fscore_thresholds: Optional[Sequence[float]] = None,
-                 allow_reflection: bool = False,
+                 allow_reflection: Optional[bool] = None,
+                 submission_file: Optional[str] = None,
                  dump_file: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None,
                  mode: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        spec = get_mesh_type(*_mesh_type_argument(mesh_type, mode))
+        spec = get_mesh_type(*mesh_type_argument(mesh_type, mode))
         if gt_joints_source not in GT_JOINT_SOURCES:
             raise ValueError(f'MeshMetric: gt_joints_source must be one of {GT_JOINT_SOURCES}, '
                              f'got {gt_joints_source!r}')
         self.mesh_type = spec.name
         self.gt_joints_source = gt_joints_source
-        self.allow_reflection = allow_reflection
+        # FreiHAND's exact alignment (and its AUCs) unless the user chose a reflection rule.
+        self.freihand = spec.name == 'hand' and allow_reflection is None
+        self.allow_reflection = self.freihand or bool(allow_reflection)
+        self.submission_file = submission_file
+        if submission_file is not None:
+            if spec.name != 'hand':
+                raise ValueError(f'MeshMetric: submission_file={submission_file!r} writes '
+                                 "FreiHAND's prediction file and needs mesh_type='hand'")
+            check_submission_path(submission_file)
         self.dump_file = dump_file
         if dump_file is not None and Path(dump_file).suffix not in ('.npz', '.json'):
             raise ValueError(f"MeshMetric: dump_file must end in '.npz' or '.json', got "
@@ -162,7 +163,8 @@ class MeshMetric(BaseMetric):
             fscore_thresholds = (0.005, 0.015) if spec.name == 'hand' else ()
         self.fscore_thresholds = tuple(float(t) for t in fscore_thresholds)
         self.fscore_names = tuple(f'F@{t * 1000:g}mm' for t in self.fscore_thresholds)
-        self.metric_names = ERROR_NAMES + self.fscore_names
+        self.metric_names = (ERROR_NAMES + (AUC_NAMES if self.freihand else ())
+                             + self.fscore_names)
 
     def _regressor_rows(self, spec: MeshType, joint_select: Optional[Sequence[int]],
                         vertex_root_rows: Optional[Sequence[int]]
@@ -302,6 +304,11 @@ class MeshMetric(BaseMetric):
             raise ValueError(f'MeshMetric: root_indices {self.root_indices} outside the '
                              f'{len(pred_joints)} predicted joints')
         gt_joints, visible = self._gt_joints(gt, gt_mesh_joints)
+        if pred_mesh_root is None:
+            pred_mesh_root = root_point(pred_joints, root)
+        if self.submission_file is not None:  # wrist-relative, as the released code writes
+            result['submission'] = (centre_on_root(pred_joints, pred_joints, root),
+                                    pred_mesh - pred_mesh_root)
 
         if gt_joints is not None:
             if gt_joints.shape != pred_joints.shape:
@@ -312,24 +319,38 @@ class MeshMetric(BaseMetric):
                     centre_on_root(pred_joints, pred_joints, root),
                     centre_on_root(gt_joints, gt_joints, root), visible)
             if visible.sum() >= 3:  # a 3D similarity needs three points
-                aligned = procrustes_align(pred_joints, gt_joints, visible.astype(np.float64),
-                                           self.allow_reflection)
+                aligned = self._align(pred_joints, gt_joints, visible)
                 result['PA-MPJPE'] = 1000 * mean_distance(aligned, gt_joints, visible)
+                if self.freihand:
+                    result['PA-MPJPE-AUC'] = pck_auc(
+                        np.linalg.norm(aligned - gt_joints, axis=-1)[visible])
 
         if gt_mesh is None:
             return result
-        if pred_mesh_root is None:
-            pred_mesh_root = root_point(pred_joints, root)
         if gt_mesh_root is None and gt_joints is not None and visible[root].all():
             gt_mesh_root = root_point(gt_joints, root)
         if gt_mesh_root is not None:
             result['MPVPE'] = 1000 * mean_distance(pred_mesh - pred_mesh_root,
                                                    gt_mesh - gt_mesh_root)
-        aligned = procrustes_align(pred_mesh, gt_mesh, None, self.allow_reflection)
+        aligned = self._align(pred_mesh, gt_mesh, None)
         result['PA-MPVPE'] = 1000 * mean_distance(aligned, gt_mesh)
+        if self.freihand:
+            result['PA-MPVPE-AUC'] = pck_auc(np.linalg.norm(aligned - gt_mesh, axis=-1))
         for name, threshold in zip(self.fscore_names, self.fscore_thresholds):
             result[name] = fscore(aligned, gt_mesh, threshold)[0]
         return result
+
+    def _align(self, pred: np.ndarray, gt: np.ndarray, visible: Optional[np.ndarray]
+               ) -> np.ndarray:
+        """(N, 3) ``pred`` aligned onto (N, 3) ``gt`` using the (N,) bool ``visible`` points.
+
+        FreiHAND's own alignment when every point counts (as on FreiHAND); otherwise the
+        weighted similarity fit, which then equals it up to its 1e-8 norm guard.
+        """
+        if self.freihand and (visible is None or visible.all()):
+            return freihand_align(pred, gt)
+        weights = None if visible is None else visible.astype(np.float64)
+        return procrustes_align(pred, gt, weights, self.allow_reflection)
 
     def compute_metrics(self, results: List[Dict[str, Any]]) -> Dict[str, float]:
         """Average each metric over the samples that have it.
@@ -356,24 +377,17 @@ class MeshMetric(BaseMetric):
         logger.info('MeshMetric: samples per metric (of %d): %s', len(results),
                     ', '.join(f'{k} {v}' for k, v in counts.items()))
         if self.dump_file is not None:
-            self._dump(results)
+            write_per_sample_errors(self.dump_file, results, self.metric_names)
+        if self.submission_file is not None:
+            self._write_submission(results)
         return {**means, **{f'{name}_count': count for name, count in counts.items()}}
 
-    def _dump(self, results: List[Dict[str, Any]]) -> None:
-        """Write the per-sample errors to ``dump_file`` via a temporary file and a rename."""
-        path = Path(self.dump_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        columns = {name: np.array([r[name] for r in results], dtype=np.float64)
-                   for name in self.metric_names}
-        for key in ('id', 'img_path'):
-            if results and all(key in r for r in results):
-                columns[key] = np.array([r[key] for r in results])
-        # Each evaluation run rewrites its own dump file, as mmengine's DumpResults does.
-        with atomic_write(path, overwrite=True) as f:
-            if path.suffix == '.npz':
-                np.savez(f, **columns)
-            else:
-                rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                         for k, v in zip(columns, vals)}
-                        for vals in zip(*[c.tolist() for c in columns.values()])]
-                f.write(json.dumps(rows, indent=1).encode())
+    def _write_submission(self, results: List[Dict[str, Any]]) -> None:
+        """Write FreiHAND's prediction file, samples ordered by ``id`` when all have one."""
+        if results and all('id' in r for r in results):
+            results = sorted(results, key=lambda r: r['id'])
+        path = write_freihand_submission(self.submission_file,
+                                         [r['submission'][0] for r in results],
+                                         [r['submission'][1] for r in results])
+        MMLogger.get_current_instance().info(
+            f'MeshMetric: wrote the FreiHAND predictions of {len(results)} samples to {path}')

@@ -1,4 +1,4 @@
-"""Reading one instance's fields out of the samples an MMEngine evaluator hands a metric.
+"""Reading :class:`MeshMetric`'s inputs: its mesh-type argument and the samples' fields.
 
 The evaluator passes each sample as a dict (``PoseDataSample.to_dict()``) or as a data
 element; its ``pred_instances`` / ``gt_instances`` hold numpy arrays or tensors with a leading
@@ -6,7 +6,8 @@ instance axis of 1 (one person per top-down crop).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import warnings
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import torch
@@ -48,3 +49,19 @@ def instance_array(container: Any, key: str, where: str) -> Optional[np.ndarray]
         raise ValueError(f'MeshMetric: {where}.{key} must have a leading instance axis of 1, '
                          f'got shape {value.shape}')
     return value[0].astype(np.float64) if value.dtype.kind == 'f' else value[0]
+
+
+def mesh_type_argument(mesh_type: Optional[str], mode: Optional[str]) -> Tuple[str, str]:
+    """``(mesh_type, owner)`` for :func:`get_mesh_type` from the new and the deprecated name.
+
+    ``mode=`` was this metric's name for ``mesh_type`` before the project settled on one
+    vocabulary; user configs written with it keep working, with a warning.
+    """
+    if mode is None:
+        return ('body' if mesh_type is None else mesh_type), 'MeshMetric'
+    warnings.warn("MeshMetric: 'mode' is deprecated, use mesh_type="
+                  f'{mode!r} (the same values)', DeprecationWarning, stacklevel=3)
+    if mesh_type is not None and mesh_type != mode:
+        raise ValueError(f'MeshMetric: mesh_type={mesh_type!r} and its deprecated alias '
+                         f'mode={mode!r} disagree; give mesh_type only')
+    return mode, 'MeshMetric (deprecated mode=)'
