@@ -8,7 +8,11 @@ r of the other:
   ``scale`` (bbox side / 200, pixels, as SPIN), ``2d_joints`` (24, 3) image pixels + visibility,
   ``3d_joints`` (24, 4) metres + confidence, ``pose`` (72), ``betas`` (10), and the flags
   ``has_2d_joints``, ``has_3d_joints``, ``has_smpl``, ``gender`` (``'m'`` / ``'f'``).
-  A joint array may carry a leading axis of 1, as METRO writes them.
+  A joint array may carry a leading axis of 1, as METRO writes them. Hands
+  (``mesh_type='hand'``, METRO's ``freihand/train.yaml``): 21 joints (FreiHAND's order,
+  ``2d_joints`` (21, 3), ``3d_joints`` (21, 4) wrist-relative), MANO ``pose`` (48, offsets
+  from the mean hand) and ``betas`` (10); the pose becomes ``mano_pose``, the metainfo the
+  MANO-21 one, and other keys (``hrnet_2d_joints``) are ignored.
 - optional linelist TSV (``linelist_file``): the rows to use, one row index per line (first
   column), as METRO's ``*.linelist.tsv`` files select e.g. the SMPL-labelled rows of
   Human3.6M (``smpl/train.linelist.smpl.p1.tsv``) or COCO's 40k (``smpl/train.linelist.tsv``).
@@ -26,7 +30,7 @@ per sample from their byte offsets.
 Pipeline: ``img`` (BGR uint8, as ``LoadImage`` would give) is set by the dataset, so no image
 loading step is needed; MMPose's ``LoadImage`` may stay in a shared pipeline, since it keeps an
 existing ``img``. Then ``GetBBoxCenterScale(padding=1.0) -> ... -> MeshTopdownAffine ->
-PackMeshInputs``.
+PackMeshInputs`` (hands: ``PackMeshInputs(pose_dim=48)``, no flip).
 """
 from __future__ import annotations
 
@@ -42,9 +46,18 @@ import yaml
 from mmpose.registry import DATASETS
 
 from ..mesh.gender import Gender
+from ..mesh.mesh_type import get_mesh_type
 from .mesh_dataset import MeshDataset, make_mesh_sample, square_bbox
+from .metainfo import MANO21_HAND_METAINFO
 from .spin_npz_dataset import SPIN_SCALE_UNIT
 from .tsv_file import TSVFile
+
+#: Per mesh type: the sample key of the pose, its length and the default metainfo (None: the
+#: class's, J24).
+POSE_FIELDS: Dict[str, Tuple[str, int, Optional[str]]] = {
+    'body': ('smpl_pose', 72, None),
+    'hand': ('mano_pose', 48, MANO21_HAND_METAINFO),
+}
 
 
 def decode_image(encoded: str, where: str) -> np.ndarray:
@@ -122,6 +135,20 @@ def _flagged(person: Dict[str, Any], data_key: str, flag_key: str,
     return person[data_key]
 
 
+def _checked_pose_length(pose: Optional[Any], pose_dim: int, mesh_type: str,
+                         where: str) -> Optional[Any]:
+    """``pose``, refused with a hint when its length is the other mesh type's."""
+    if pose is None:
+        return None
+    size = np.size(pose)
+    for other, (_, other_dim, _) in POSE_FIELDS.items():
+        if other != mesh_type and size == other_dim != pose_dim:
+            raise ValueError(f'{where}, pose: {size} values make a {other} pose, but the '
+                             f'dataset reads mesh_type={mesh_type!r} ({pose_dim} values); set '
+                             f'mesh_type={other!r}')
+    return pose
+
+
 def _joints(value: Optional[Any], num_joints: int, columns: int) -> Optional[np.ndarray]:
     """Drops METRO's leading axis of 1 from a joint array."""
     if value is None:
@@ -143,13 +170,16 @@ class MeshTSVDataset(MeshDataset):
             to ``data_root`` unless absolute), instead of ``img_file`` / ``ann_file`` /
             ``linelist_file``.
         scale_unit: pixels per unit of ``scale`` (200, as SPIN).
+        mesh_type: ``'body'`` (SMPL pose 72, J24 metainfo) or ``'hand'`` (MANO pose 48 kept
+            as ``mano_pose``, MANO-21 metainfo unless ``metainfo`` is given).
         **kwargs: as :class:`MeshDataset`.
     """
 
     def __init__(self, ann_file: str = '', img_file: str = '',
                  linelist_file: Optional[str] = None,
                  yaml_file: Optional[str] = None,
-                 scale_unit: float = SPIN_SCALE_UNIT, **kwargs) -> None:
+                 scale_unit: float = SPIN_SCALE_UNIT,
+                 mesh_type: str = 'body', **kwargs) -> None:
         if yaml_file and (ann_file or img_file or linelist_file):
             raise ValueError('MeshTSVDataset: give either yaml_file or img_file / ann_file / '
                              'linelist_file, not both')
@@ -161,6 +191,10 @@ class MeshTSVDataset(MeshDataset):
         self.img_file = img_file
         self.linelist_file = linelist_file
         self.scale_unit = float(scale_unit)
+        self.mesh_type = get_mesh_type(mesh_type, 'MeshTSVDataset').name
+        self.pose_key, self.pose_dim, default_metainfo = POSE_FIELDS[self.mesh_type]
+        if kwargs.get('metainfo') is None and default_metainfo is not None:
+            kwargs['metainfo'] = dict(from_file=default_metainfo)
         self._img_tsv: Optional[TSVFile] = None
         super().__init__(ann_file=ann_file, **kwargs)
 
@@ -239,8 +273,10 @@ class MeshTSVDataset(MeshDataset):
                               num_joints, 3),
             joints_3d=_joints(_flagged(person, '3d_joints', 'has_3d_joints', label),
                               num_joints, 4),
-            pose=pose,
+            pose=_checked_pose_length(pose, self.pose_dim, self.mesh_type, label),
             betas=betas,
+            pose_key=self.pose_key,
+            pose_dim=self.pose_dim,
             gender=Gender.parse(person.get('gender'), f'{label}, gender'),
             img_path=key,
             img_id=row,

@@ -158,7 +158,7 @@ def write_fixtures(dataset: ConfigDict, rng: np.random.Generator) -> int:
 def body_model_files(source: Path) -> None:
     """The synthetic body and hand (linked) under every body-model path the configs name."""
     links = {'smpl/SMPL_NEUTRAL.pkl': 'SMPL_NEUTRAL.pkl', 'SMPL_NEUTRAL.pkl': 'SMPL_NEUTRAL.pkl',
-             'mano/MANO_RIGHT.pkl': 'MANO_RIGHT.pkl',
+             'mano/MANO_RIGHT.pkl': 'MANO_RIGHT.pkl', 'MANO_RIGHT.pkl': 'MANO_RIGHT.pkl',
              'J_regressor_h36m_correct.npy': 'J_regressor_h36m_synthetic.npy',
              'J_regressor_h36m_synthetic.npy': 'J_regressor_h36m_synthetic.npy'}
     for folder in ('data/body_models', 'data/synthetic'):

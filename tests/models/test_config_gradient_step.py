@@ -33,6 +33,7 @@ CONFIGS = [
     'configs/fastmetro_l_h64_h36m.py',
     'configs/fastmetro_l_h64_3dpw.py',
     'configs/fastmetro_l_h64_freihand.py',
+    'configs/fastmetro_s_r50_synthetic_hand.py',
     'configs/official/fastmetro_s_r50_h36m_release.py',
     'configs/official/fastmetro_l_h64_h36m_release.py',
     'configs/official/fastmetro_l_h64_3dpw_release.py',

@@ -6,37 +6,21 @@
 #   data/freihand/   training/rgb/%08d.jpg, training_{xyz,K,mano,verts}.json,
 #                    evaluation/rgb/%08d.jpg, evaluation_{xyz,K,mano,verts}.json
 #   data/body_models/   mano/MANO_RIGHT.pkl (as the model)
+#
+# Pipelines: the hand recipe's augmentation at 224 x 224 (hand_pipelines.py).
+_base_ = ['./hand_pipelines.py']
+
 freihand_data_root = 'data/freihand'
 # FreiHAND's images are 224 x 224 crops around the hand; the crop is the whole image, as the
 # released hand demo feeds them (the boxes in METRO's FreiHAND TSV labels are not used here).
 freihand_image_size = (224, 224)
-hand_input_size = (224, 224)
-
-# SPIN-style augmentation with the hand's rotation (N(0, 90 deg) clipped to +-180, used with
-# p=0.4), scale N(1, 0.25) clipped to [0.75, 1.25], colour x U[0.6, 1.4]; no flip (right
-# hands only).
-hand_train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='MeshRandomScaleRotation', scale_factor=0.25, rotate_factor=90.0,
-         rotate_max=180.0, rotate_prob=0.4),
-    dict(type='MeshTopdownAffine', input_size=hand_input_size),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
-    dict(type='PackMeshInputs', pose_dim=48),
-]
-hand_test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='MeshTopdownAffine', input_size=hand_input_size),
-    dict(type='PackMeshInputs', pose_dim=48),
-]
 
 train_dataset = dict(
     type='FreiHANDMeshDataset',
     data_root=freihand_data_root,
     split='training',
     full_image_size=freihand_image_size,
-    pipeline=hand_train_pipeline)
+    pipeline={{_base_.hand_train_pipeline_224}})
 # The GT vertices (evaluation_verts.json) are packed for MPVPE and the F-scores.
 val_dataset = dict(
     type='FreiHANDMeshDataset',
@@ -45,11 +29,13 @@ val_dataset = dict(
     full_image_size=freihand_image_size,
     load_vertices=True,
     test_mode=True,
-    pipeline=hand_test_pipeline)
+    pipeline={{_base_.hand_test_pipeline_224}})
 
 # FreiHAND's protocol: 21 joints regressed from the predicted 778-vertex mesh (MANO's 16 +
-# 5 fingertips) against the annotated xyz, wrist-relative; Procrustes-aligned vertex sets for
-# PA-MPVPE and the F-scores at 5 mm and 15 mm.
+# 5 fingertips) against the annotated xyz, wrist-relative; joints and vertices each aligned as
+# the dataset's eval.py does for PA-MPJPE, PA-MPVPE, their PCK AUCs (0-50 mm) and the F-scores
+# at 5 mm and 15 mm (docs/evaluation.md). tools/test.py --freihand-submission FILE also writes
+# the evaluation server's prediction file.
 val_evaluator = dict(
     type='MeshMetric',
     mesh_type='hand',

@@ -1,0 +1,41 @@
+# FastMETRO-R50 hand model: the ResNet-50 of backbone_r50.py and the hand mesh head (MANO,
+# 21 joints, 195 vertex tokens) with FastMETRO's network of size L. The paper releases its
+# hand model on HRNet-W64 only (fastmetro_h64_hand.py); this base is the light hand model of
+# the synthetic hand config (configs/fastmetro_s_r50_synthetic_hand.py). Sizes differ in one
+# line of a config:
+#   model = dict(head=dict(network=dict(model_size='S')))
+_base_ = ['./backbone_r50.py']
+
+# Licence-gated data files (never committed; see README). Paths are relative to the working
+# directory; configs/fastmetro_s_r50_synthetic_hand.py shows how to point them elsewhere.
+body_model_dir = 'data/body_models'
+hierarchy_file = body_model_dir + '/mano_downsampling.npz'  # 778 -> 195 -> 49 -> 13 -> 4
+mano_model_file = body_model_dir + '/mano/MANO_RIGHT.pkl'
+
+model = dict(
+    type='TopdownMeshEstimator',
+    # ImageNet statistics in 0-255; images are loaded BGR and fed RGB.
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    # backbone: ResNet-50 (backbone_r50.py), (B, 2048, 7, 7) at 224 x 224.
+    head=dict(
+        type='MeshHead',
+        in_channels=2048,
+        mesh_type='hand',
+        hierarchy_file=hierarchy_file,
+        # Poses are offsets from MANO's mean hand, as in METRO / FastMETRO.
+        body_model=dict(model_path=mano_model_file, flat_hand_mean=False),
+        # No regressor file: MANO's 16 joints plus the 5 fingertip vertices (21 joints).
+        joint_regressor_file=None,
+        network=dict(type='FastMETRONetwork', model_size='L', layout='paper'),
+        # Paper eq. (1)-(6), as for the body.
+        loss=dict(
+            type='MeshLoss',
+            loss_weight_vertices=100.0,
+            loss_weight_joints_3d=1000.0,
+            loss_weight_joints_2d=100.0)),
+    test_cfg=dict(flip_test=False),
+)
