@@ -5,9 +5,11 @@ model = dict(
         # Separate camera reduction; the hand's 195 -> 778 up-sampling stays fixed.
         network=dict(layout='release'),
         # The released hand loss: vertices split 0.5 / 0.5 over the coarse and fine meshes;
-        # edge-length (100 x 1) and normal (100 x 0.1) terms on the 778-vertex mesh.
+        # edge-length (100 x 1, over the three edges of every face) and normal (100 x 0.1)
+        # terms on the 778-vertex mesh.
         loss=dict(
             vertex_level_weights=dict(coarse=0.5, fine=0.5),
             loss_weight_edge=100.0,
             loss_weight_normal=10.0,
-            regularized_level='fine')))
+            regularized_level='fine',
+            edge_pairs='per_face')))

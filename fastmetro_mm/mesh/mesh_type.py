@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from .joint_sets import H36M_TO_J14, J14, MANO_21, JointSet
+from .joint_sets import H36M_17, H36M_TO_J14, J14, MANO_16, MANO_21, JointSet
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,12 @@ class MeshType:
         coarse_level: hierarchy level of the vertex tokens (SMPL 2: 431, MANO 1: 195).
         regressor_select: rows of the joint regressor file giving ``joint_set`` (H36M -> J14
             for the body; None: all rows).
+        mesh_root_rows: rows of the full joint regressor (the file's rows; for the hand the
+            21 joints) whose mean is the root every mesh is centred on, as the released
+            training step centres them: the H36M 'Pelvis' row (body), the wrist (hand).
+        gt_root_joint: the released step centres GT meshes on this joint of the body model's
+            own skeleton instead (the hand: MANO's wrist, joint 0), or None (the body: the
+            regressed root, like predicted meshes).
     """
 
     name: str
@@ -30,11 +36,14 @@ class MeshType:
     joint_set: JointSet
     coarse_level: int
     regressor_select: Optional[Tuple[int, ...]]
+    mesh_root_rows: Tuple[int, ...]
+    gt_root_joint: Optional[int]
 
 
 MESH_TYPES: Dict[str, MeshType] = {
-    'body': MeshType('body', 'smpl', J14, 2, H36M_TO_J14),
-    'hand': MeshType('hand', 'mano', MANO_21, 1, None),
+    'body': MeshType('body', 'smpl', J14, 2, H36M_TO_J14, (H36M_17.index('Pelvis'), ), None),
+    'hand': MeshType('hand', 'mano', MANO_21, 1, None, (MANO_21.index('Wrist'), ),
+                     MANO_16.index('Wrist')),
 }
 
 

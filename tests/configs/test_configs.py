@@ -35,11 +35,13 @@ EXPECTED = {
     'fastmetro_m_r50_h36m.py': ('body', 'M', 'paper', 17_050_630, R50, 1e-4, 60),
     'fastmetro_l_r50_h36m.py': ('body', 'L', 'paper', 24_869_894, R50, 1e-4, 60),
     'fastmetro_s_r50_synthetic.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
+    # The body's S minus 229 tokens of 512 (21 + 195 instead of 14 + 431).
+    'fastmetro_s_r50_synthetic_hand.py': ('hand', 'S', 'paper', 9_114_118, R50, 1e-4, 200),
     'fastmetro_l_h64_h36m.py': ('body', 'L', 'paper', 24_869_894, H64, 1e-4, 60),
     'fastmetro_l_h64_3dpw.py': ('body', 'L', 'paper', 24_869_894, H64, 2e-5, 8),
     # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
     'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
-    # FastMETRO-S without dropout (network_cfg) on a CPU-sized schedule; see the config.
+    # FastMETRO-S without dropout (network.dropout) on a CPU-sized schedule; see the config.
     QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 3),
     'official/fastmetro_s_r50_h36m_release.py': ('body', 'S', 'release', 10_041_366, R50, 1e-4,
                                                  60),
@@ -145,6 +147,7 @@ def test_sizes_differ_in_one_line():
 
 @pytest.mark.parametrize('base, backbone, neck, mesh_type', [
     ('fastmetro_r50_body.py', 'ResNet', None, 'body'),
+    ('fastmetro_r50_hand.py', 'ResNet', None, 'hand'),
     ('fastmetro_h64_body.py', 'HRNet', 'HRNetClassificationNeck', 'body'),
     ('fastmetro_h64_hand.py', 'HRNet', 'HRNetClassificationNeck', 'hand'),
 ])
@@ -172,6 +175,49 @@ def test_configs_are_flat():
         assert loader.dataset.type == 'SPINNpzDataset'
         assert loader.dataset.data_root == 'data/synthetic_dataset'
     assert cfg.val_evaluator.joint_regressor_file == cfg.model.head.joint_regressor_file
+
+
+
+def test_synthetic_hand_config_stands_alone():
+    """The synthetic hand reads the rendered FreiHAND-layout folder and the synthetic MANO,
+    and is scored with FreiHAND's protocol as the real hand config is; nothing of the real
+    FreiHAND data base is under it."""
+    synthetic = CONFIG_DIR / 'fastmetro_s_r50_synthetic_hand.py'
+    assert '{{_base_' not in synthetic.read_text()
+    cfg = Config.fromfile(str(synthetic))
+    assert 'freihand_data_root' not in cfg
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.type == 'FreiHANDMeshDataset'
+        assert loader.dataset.data_root == 'data/synthetic_hand'
+    assert cfg.val_dataloader.dataset.load_vertices is True
+    mano = cfg.model.head.body_model
+    assert (mano.model_path, mano.flat_hand_mean) == ('data/synthetic/MANO_RIGHT.pkl', False)
+    assert cfg.val_evaluator.body_model.model_path == mano.model_path
+    freihand = Config.fromfile(str(CONFIG_DIR / 'fastmetro_l_h64_freihand.py'))
+    protocol = {k: v for k, v in cfg.val_evaluator.items() if k != 'body_model'}
+    assert protocol == {k: v for k, v in freihand.val_evaluator.items() if k != 'body_model'}
+    assert cfg.val_evaluator.mesh_type == 'hand'
+
+
+def test_hand_pipelines_are_one_definition():
+    """The hand's 224 and 128 pipelines differ only in the crop size; FreiHAND and the
+    synthetic hand read them."""
+    pipelines = Config.fromfile(str(CONFIG_DIR / '_base_' / 'datasets' / 'hand_pipelines.py'))
+    for stage in ('train', 'test'):
+        large, small = pipelines[f'hand_{stage}_pipeline_224'], \
+            pipelines[f'hand_{stage}_pipeline_128']
+        assert [{k: v for k, v in t.items() if k != 'input_size'} for t in large] == \
+            [{k: v for k, v in t.items() if k != 'input_size'} for t in small]
+        sizes = {(t.get('input_size'), s.get('input_size')) for t, s in zip(large, small)}
+        assert sizes == {(None, None), ((224, 224), (128, 128))}
+        assert large[-1] == dict(type='PackMeshInputs', pose_dim=48)
+    assert 'MeshRandomFlip' not in [t.type for t in pipelines.hand_train_pipeline_224]
+    freihand = Config.fromfile(str(CONFIG_DIR / 'fastmetro_l_h64_freihand.py'))
+    assert freihand.train_dataloader.dataset.pipeline == pipelines.hand_train_pipeline_224
+    assert freihand.val_dataloader.dataset.pipeline == pipelines.hand_test_pipeline_224
+    synthetic = Config.fromfile(str(CONFIG_DIR / 'fastmetro_s_r50_synthetic_hand.py'))
+    assert synthetic.train_dataloader.dataset.pipeline == pipelines.hand_train_pipeline_128
+    assert synthetic.val_dataloader.dataset.pipeline == pipelines.hand_test_pipeline_128
 
 
 def test_body_pipelines_are_one_definition():
@@ -270,5 +316,7 @@ def test_synthetic_model_loss_and_predict(synthetic_data_dir):
     assert pred.keypoints_3d.shape == (1, 14, 3)
     assert pred.cam.shape == (1, 3)
     assert pred.keypoints.shape == (1, 14, 2)
-    # Centred on the mid-hip of the 14 joints (J14 root: R_Hip, L_Hip).
-    np.testing.assert_allclose(pred.keypoints_3d[0, 2:4].mean(axis=0), 0.0, atol=1e-5)
+    # Centred, as released, on the mesh's H36M 'Pelvis' (row 0 of the regressor file).
+    regressor = np.load(synthetic_data_dir / 'J_regressor_h36m_synthetic.npy')
+    np.testing.assert_allclose(regressor[0] @ pred.vertices[0].astype(np.float64), 0.0,
+                               atol=1e-5)

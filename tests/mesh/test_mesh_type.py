@@ -8,8 +8,9 @@ from fastmetro_mm.mesh.mesh_type import MESH_TYPES, MeshType, get_mesh_type
 def test_body_and_hand_facts():
     assert sorted(MESH_TYPES) == ['body', 'hand']
     body, hand = get_mesh_type('body', 'test'), get_mesh_type('hand', 'test')
-    assert body == MeshType('body', 'smpl', J14, 2, H36M_TO_J14)
-    assert hand == MeshType('hand', 'mano', MANO_21, 1, None)
+    assert body == MeshType('body', 'smpl', J14, 2, H36M_TO_J14, (0, ), None)  # H36M 'Pelvis'
+    # The wrist: regressed for predictions, the MANO skeleton's for GT meshes.
+    assert hand == MeshType('hand', 'mano', MANO_21, 1, None, (0, ), 0)
     assert body.joint_set.root == (2, 3) and hand.joint_set.root == (0, )
     for name, mesh_type in MESH_TYPES.items():
         assert mesh_type.name == name

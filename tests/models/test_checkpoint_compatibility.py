@@ -43,8 +43,11 @@ def as_mesh_head(old: dict) -> dict:
 @pytest.mark.parametrize('name', sorted(MODELS_TO_WRITE))
 @pytest.mark.parametrize('form', ['FastMETROHead', 'MeshHead'])
 def test_old_checkpoint_loads_strictly_with_the_same_outputs(files, name, form):
+    """With the mesh root of the time (mesh_root_rows=None: the joints' root), every output
+    and loss term is what bc82ce4 computed."""
     path = FIXTURES / f'checkpoint_bc82ce4_{name}.pth'
     head_cfg, num_joints, pose_dim = MODELS_TO_WRITE[name]
+    head_cfg = dict(head_cfg, mesh_root_rows=None)
     if form == 'MeshHead':
         head_cfg = as_mesh_head(head_cfg)
     torch.manual_seed(1)  # other weights than the fixture's, so loading must change them
@@ -62,3 +65,26 @@ def test_old_checkpoint_loads_strictly_with_the_same_outputs(files, name, form):
     for key, value in expected['losses'].items():
         torch.testing.assert_close(got['losses'][key], value, rtol=1e-6, atol=1e-7,
                                    msg=lambda text, key=key: f'{name} {form}: {key}: {text}')
+
+
+@pytest.mark.parametrize('name', sorted(MODELS_TO_WRITE))
+def test_old_checkpoint_with_the_released_mesh_root(files, name):
+    """Today's default centres meshes on the released root (body: the H36M pelvis): the same
+    weights give the same camera and the same mesh up to that translation."""
+    path = FIXTURES / f'checkpoint_bc82ce4_{name}.pth'
+    head_cfg, num_joints, pose_dim = MODELS_TO_WRITE[name]
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(estimator_cfg(with_files(as_mesh_head(head_cfg), files)))
+    load_checkpoint(model, str(path), map_location='cpu', strict=True)
+    expected = torch.load(path, map_location='cpu', weights_only=True)['fixture']['outputs']
+    got = run(model, num_joints, pose_dim)['outputs']
+    torch.testing.assert_close(got['cam'], expected['cam'], rtol=0, atol=1e-6)
+    shift = got['vertices'] - expected['vertices']  # (B, V, 3): one translation per mesh
+    torch.testing.assert_close(shift, shift[:, :1].expand_as(shift), rtol=0, atol=1e-6)
+    torch.testing.assert_close(got['keypoints_3d'] - expected['keypoints_3d'],
+                               shift[:, :1].expand_as(expected['keypoints_3d']), rtol=0,
+                               atol=1e-6)
+    if name.startswith('hand'):  # the hand's root is its wrist, as before
+        assert shift.abs().max() < 1e-6
+    else:
+        assert shift.abs().max() > 1e-4

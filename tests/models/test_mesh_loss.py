@@ -120,6 +120,32 @@ def test_joints_are_root_centred():
     assert loss(pred, target)['loss_joints_2d'].item() > 1.0
 
 
+def test_meshes_and_regressed_2d_joints_use_the_given_mesh_roots_as_released():
+    loss = MeshLoss(vertex_level_weights=RELEASE_SPLIT)
+    pred, target = perfect_batch()
+    # The released step centres each mesh on its own regressed pelvis, here vertex 0.
+    vertex_0 = target['vertices_fine'][:, :1].clone()
+    pred['pred_3d_mesh_root'] = pred['pred_3d_vertices_fine'][:, :1].clone()
+    target['mesh_root'] = vertex_0
+    losses = loss(pred, target)
+    for name in ('loss_vertices', 'loss_vertices_intermediate', 'loss_vertices_coarse',
+                 'loss_joints_3d', 'loss_joints_3d_reg', 'loss_joints_2d'):
+        assert abs(losses[name].item()) < 1e-9, name
+    # The regressed joints are projected centred on the mesh root, not on their mid-hip: each
+    # joint's 2D error is s * (mid-hip - root) in x and y.
+    joints = pred['pred_3d_joints_from_mesh']
+    offset = (joints[:, [2, 3]].mean(1) - pred['pred_3d_mesh_root'][:, 0])[:, :2]  # (B, 2)
+    scale = pred['pred_cam'][:, 0]
+    expected = 100 * (scale[:, None] * offset).abs().sum() / (B * 2)
+    assert losses['loss_joints_2d_reg'].item() == pytest.approx(expected.item(), rel=1e-9)
+    # Without the roots, the joints' mid-hip centres everything (no vertex error either).
+    pred.pop('pred_3d_mesh_root')
+    assert abs(loss(pred, target)['loss_joints_2d_reg'].item()) < 1e-9
+    pred['pred_3d_mesh_root'] = vertex_0
+    with pytest.raises(KeyError, match="target has no 'mesh_root'"):
+        loss(pred, {k: v for k, v in target.items() if k != 'mesh_root'})
+
+
 def test_masks_remove_unavailable_samples_and_joints():
     loss = MeshLoss()
     pred, target = perfect_batch()
@@ -210,6 +236,17 @@ def test_unique_edges_from_faces():
     loss = MeshLoss(loss_weight_edge=1.0, faces=[[0, 1, 2], [2, 1, 3]])
     assert loss.edges.tolist() == [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3]]
     assert 'faces' not in loss.state_dict() and 'edges' not in loss.state_dict()
+    # The released hand loss walks the three edges of every face: the shared edge 1-2 twice.
+    per_face = MeshLoss(loss_weight_edge=1.0, edge_pairs='per_face', faces=[[0, 1, 2], [2, 1, 3]])
+    assert per_face.edges.tolist() == [[0, 1], [2, 1], [0, 2], [2, 3], [1, 2], [1, 3]]
+    pred, target = perfect_batch()
+    pred['pred_3d_vertices_intermediate'] = pred['pred_3d_vertices_intermediate'].clone()
+    pred['pred_3d_vertices_intermediate'][:, 3, 0] += 0.3  # stretches only edges 1-3 and 2-3
+    unique_error = loss(pred, target)['loss_edge'].item()
+    assert per_face(pred, target)['loss_edge'].item() == pytest.approx(unique_error * 5 / 6,
+                                                                       rel=1e-9)
+    with pytest.raises(ValueError, match='edge_pairs'):
+        MeshLoss(edge_pairs='all')
 
 
 def test_faces_come_from_the_loss_own_arguments(tmp_path):

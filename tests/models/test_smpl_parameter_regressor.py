@@ -163,7 +163,7 @@ def test_target_rotations_and_mesh_loss_scale(files, smpl_head):
     torch.testing.assert_close(small['loss_smpl_rotmat'], full['loss_smpl_rotmat'])
 
 
-def test_predict_adds_smpl_parameters_and_their_mesh(smpl_head):
+def test_predict_adds_smpl_parameters_and_their_mesh(files, smpl_head):  # noqa: F811
     smpl_head.eval()
     samples = make_samples(14, 72, has_smpl=[1, 1])
     with torch.no_grad():
@@ -172,8 +172,10 @@ def test_predict_adds_smpl_parameters_and_their_mesh(smpl_head):
     assert preds[1].smpl_pose.shape == (1, 24, 3, 3) and preds[1].smpl_betas.shape == (1, 10)
     assert preds[1].smpl_vertices.shape == (1, NUM_VERTS, 3)
     np.testing.assert_allclose(preds[1].smpl_pose[0], out['pred_smpl_rotmat'][1], atol=1e-6)
-    vertices, joints = smpl_head.smpl_mesh(out['pred_smpl_rotmat'], out['pred_smpl_betas'])
-    root = joints[:, [2, 3]].mean(1, keepdim=True)
+    vertices, _ = smpl_head.smpl_mesh(out['pred_smpl_rotmat'], out['pred_smpl_betas'])
+    # Centred like the network's mesh, on its own H36M 'Pelvis' (row 0 of the file).
+    pelvis = torch.as_tensor(np.load(files / 'h36m.npy')[0], dtype=vertices.dtype)
+    root = torch.einsum('v,bvc->bc', pelvis, vertices)[:, None]
     np.testing.assert_allclose(preds[0].smpl_vertices[0], (vertices - root)[0], atol=1e-5)
     lean = smpl_head.predict(features(2), samples, dict(output_smpl_mesh=False))[0]
     assert 'smpl_pose' in lean and 'smpl_vertices' not in lean

@@ -38,6 +38,7 @@ class FastMETROHead(MeshHead):
                  joint_regressor_file: Optional[str] = None,
                  joint_regressor_select: Union[str, Sequence[int], None] = 'preset',
                  fingertip_vertex_ids: Sequence[int] = MANO_FINGERTIP_VERTEX_IDS,
+                 mesh_root_rows: Union[str, Sequence[int], None] = 'preset',
                  model_size: Optional[str] = None,
                  num_encoder_layers: Optional[int] = None,
                  num_decoder_layers: Optional[int] = None,
@@ -57,6 +58,6 @@ class FastMETROHead(MeshHead):
                          mesh_type=mesh_type, joint_regressor_file=joint_regressor_file,
                          joint_regressor_select=joint_regressor_select,
                          fingertip_vertex_ids=fingertip_vertex_ids,
-                         use_sample_gender=use_sample_gender, loss=loss,
-                         smpl_regressor=smpl_regressor, smpl_loss=smpl_loss,
+                         mesh_root_rows=mesh_root_rows, use_sample_gender=use_sample_gender,
+                         loss=loss, smpl_regressor=smpl_regressor, smpl_loss=smpl_loss,
                          mesh_loss_scale=mesh_loss_scale, init_cfg=init_cfg)

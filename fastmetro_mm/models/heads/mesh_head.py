@@ -38,7 +38,8 @@ from fastmetro_mm.models.losses import MeshLoss, SMPLParameterLoss  # noqa: F401
 from fastmetro_mm.models.smpl_parameter_regressor import SMPLParameterRegressor  # noqa: F401
 
 from .mesh_facts import build_with_facts
-from .mesh_targets import MeshTargets, build_body_models, build_joint_regressor
+from .mesh_targets import (MeshTargets, build_body_models, build_joint_regressor,
+                           build_mesh_root_regressor)
 from .sample_fields import input_sizes
 
 Feats = Union[Tensor, Sequence[Tensor]]
@@ -71,6 +72,11 @@ class MeshHead(BaseHead):
             the body and all rows for the hand; None keeps all rows.
         fingertip_vertex_ids: hand only, without a regressor file: the thumb, index,
             middle, ring and pinky tip vertices.
+        mesh_root_rows: rows of the full joint regressor whose mean is the root that meshes,
+            and the mesh-regressed joints projected to 2D, are centred on, in the loss and the
+            outputs. 'preset', as the released code: the H36M 'Pelvis' row (body), the wrist
+            (hand). None: the root of the K joints (J14 mid-hip), the convention of this
+            project's checkpoints before it followed the release.
         use_sample_gender: body only: build each GT mesh with the model of the sample's
             ``gender`` (:class:`Gender` codes); needs a model folder holding all three files.
             Off by default: the released code uses the neutral model.
@@ -98,6 +104,7 @@ class MeshHead(BaseHead):
                  joint_regressor_file: Optional[str] = None,
                  joint_regressor_select: Union[str, Sequence[int], None] = 'preset',
                  fingertip_vertex_ids: Sequence[int] = MANO_FINGERTIP_VERTEX_IDS,
+                 mesh_root_rows: Union[str, Sequence[int], None] = 'preset',
                  use_sample_gender: bool = False,
                  loss: ConfigType = dict(type='MeshLoss'),
                  smpl_regressor: OptConfigType = None,
@@ -127,8 +134,12 @@ class MeshHead(BaseHead):
         self.joint_regressor = build_joint_regressor(
             joint_regressor_file, joint_regressor_select, fingertip_vertex_ids, kind,
             next(iter(body_models.values())), owner)
-        self.targets = MeshTargets(body_models, self.joint_regressor, hierarchy, coarse,
-                                   use_sample_gender, owner)
+        self.targets = MeshTargets(
+            body_models, self.joint_regressor,
+            build_mesh_root_regressor(joint_regressor_file, mesh_root_rows, kind,
+                                      self.joint_regressor, owner),
+            hierarchy, coarse, use_sample_gender, owner,
+            gt_root_joint=kind.gt_root_joint if mesh_root_rows == 'preset' else None)
 
         self.network = build_with_facts(network, dict(
             adjacency=hierarchy.adjacency[coarse],
@@ -268,8 +279,9 @@ class MeshHead(BaseHead):
 
         Returns:
             B InstanceData, numpy, leading instance axis 1: ``vertices`` (1, V, 3) and
-            ``keypoints_3d`` (1, K, 3) metres, centred on the root of the joints regressed
-            from the mesh; ``cam`` (1, 3) for those centred points; ``keypoints`` (1, K, 2)
+            ``keypoints_3d`` (1, K, 3) metres, centred on the mesh's root (the regressed H36M
+            pelvis of the body, the wrist of the hand, as released; see ``mesh_root_rows``);
+            ``cam`` (1, 3) for those centred points; ``keypoints`` (1, K, 2)
             their projection in input-crop pixels; ``keypoint_scores`` (1, K) ones; with
             attention, ``decoder_self_attention`` (1, 2, L, K+N, K+N) and
             ``decoder_cross_attention`` (1, 2, L, K+N, hw) for transformers 1 and 2.
@@ -289,9 +301,9 @@ class MeshHead(BaseHead):
                              f'{0 if batch_data_samples is None else len(batch_data_samples)}'
                              ' data samples')
         vertices = out['pred_3d_vertices_fine'].float()
-        joints = self.joint_regressor(vertices)  # (B, K, 3)
-        vertices, joints = self.joint_set.centre(vertices, joints), \
-            self.joint_set.centre(joints, joints)
+        root = self.targets.mesh_root(vertices)  # (B, 1, 3)
+        joints = self.joint_regressor(vertices) - root  # (B, K, 3)
+        vertices = vertices - root
         cam = out['pred_cam'].float()
         size = input_sizes(batch_data_samples, vertices.device, owner)  # (B, 2)
         keypoints = (weak_perspective_project(joints, cam) + 1.0) * 0.5 * size[:, None]
@@ -307,9 +319,8 @@ class MeshHead(BaseHead):
             arrays['smpl_pose'] = out['pred_smpl_rotmat'].float()
             arrays['smpl_betas'] = out['pred_smpl_betas'].float()
             if test_cfg.get('output_smpl_mesh', True):
-                smpl_vertices, smpl_joints = self.smpl_mesh(arrays['smpl_pose'],
-                                                            arrays['smpl_betas'])
-                arrays['smpl_vertices'] = self.joint_set.centre(smpl_vertices, smpl_joints)
+                smpl_vertices, _ = self.smpl_mesh(arrays['smpl_pose'], arrays['smpl_betas'])
+                arrays['smpl_vertices'] = smpl_vertices - self.targets.mesh_root(smpl_vertices)
         if output_attention:
             for name, key in (('decoder_self_attention', 'decoder_self_attn'),
                               ('decoder_cross_attention', 'decoder_cross_attn')):
@@ -349,6 +360,7 @@ class MeshHead(BaseHead):
                               with_rotmats=self.smpl_regressor is not None)
         pred = dict(out)
         pred['pred_3d_joints_from_mesh'] = self.joint_regressor(out['pred_3d_vertices_fine'])
+        pred['pred_3d_mesh_root'] = self.targets.mesh_root(out['pred_3d_vertices_fine'])
         losses = self.loss_module(pred, target)
         if self.mesh_loss_scale != 1.0:
             losses = {name: self.mesh_loss_scale * value for name, value in losses.items()}
@@ -356,5 +368,7 @@ class MeshHead(BaseHead):
             vertices, joints = self.smpl_mesh(out['pred_smpl_rotmat'], out['pred_smpl_betas'])
             losses.update(self.smpl_loss_module(
                 dict(rotmats=out['pred_smpl_rotmat'], betas=out['pred_smpl_betas'],
-                     vertices=vertices, joints=joints, pred_cam=out['pred_cam']), target))
+                     vertices=vertices, joints=joints,
+                     mesh_root=self.targets.mesh_root(vertices), pred_cam=out['pred_cam']),
+                target))
         return losses

@@ -17,6 +17,7 @@ from fastmetro_mm.mesh.body_model import BodyModel
 from fastmetro_mm.mesh.gender import SMPL_GENDERS, Gender
 from fastmetro_mm.mesh.hierarchy import MeshHierarchy
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
+from fastmetro_mm.mesh.joint_sets import root_point
 from fastmetro_mm.mesh.mesh_type import MeshType
 
 from .sample_fields import gather_instances, input_sizes, instance_field
@@ -100,25 +101,65 @@ def build_joint_regressor(path: Optional[str], select: Union[str, Sequence[int],
     return regressor
 
 
+def build_mesh_root_regressor(path: Optional[str], rows: Union[str, Sequence[int], None],
+                              mesh_type: MeshType, joint_regressor: JointRegressor,
+                              owner: str) -> JointRegressor:
+    """The regressor of the rows whose mean is each mesh's root.
+
+    Args:
+        path: the joint regressor file (None: the hand's 21 joints are the full regressor).
+        rows: rows of the full regressor: 'preset' (:attr:`MeshType.mesh_root_rows`: the H36M
+            'Pelvis' of the body, the wrist of the hand, as the released training step
+            centres meshes), a list, or None for the root of the K output joints (the mid-hip
+            for the body; the convention of this project before it followed the release).
+        mesh_type: the head's mesh type.
+        joint_regressor: the head's K-joint regressor.
+        owner: the head, for messages.
+
+    Returns:
+        A (R, V) regressor; the mean of its R rows is the root.
+    """
+    if rows is None:
+        return JointRegressor(joint_regressor.to_dense(), select=mesh_type.joint_set.root)
+    if isinstance(rows, str):
+        if rows != 'preset':
+            raise ValueError(f"{owner} mesh_root_rows must be 'preset', None or a list of "
+                             f'rows, got {rows!r}')
+        rows = mesh_type.mesh_root_rows
+    if not rows:
+        raise ValueError(f'{owner} mesh_root_rows must name at least one row')
+    if path is not None:
+        return JointRegressor.from_file(path, select=rows,
+                                        num_vertices=joint_regressor.num_vertices)
+    return JointRegressor(joint_regressor.to_dense(), select=rows)
+
+
 class MeshTargets(nn.Module):
     """Stacks a batch's ground truth and builds its GT meshes on every token level.
 
     Args:
         body_models: gender name -> body model (:func:`build_body_models`).
         joint_regressor: the head's K-joint regressor.
+        mesh_root_regressor: the rows whose mean is each mesh's root
+            (:func:`build_mesh_root_regressor`).
         hierarchy: the head's mesh hierarchy.
         coarse_level: level of the vertex tokens; every level from 0 to it gets a GT mesh.
         use_sample_gender: read ``gt_instances.gender`` (:class:`Gender` codes).
         owner: the head, for messages.
+        gt_root_joint: body-model skeleton joint that GT meshes are centred on instead of the
+            regressed root (:attr:`MeshType.gt_root_joint`: the hand's wrist), or None.
     """
 
     def __init__(self, body_models: nn.ModuleDict, joint_regressor: JointRegressor,
-                 hierarchy: MeshHierarchy, coarse_level: int, use_sample_gender: bool,
-                 owner: str) -> None:
+                 mesh_root_regressor: JointRegressor, hierarchy: MeshHierarchy,
+                 coarse_level: int, use_sample_gender: bool, owner: str,
+                 gt_root_joint: Optional[int] = None) -> None:
         super().__init__()
         self.body_models = body_models
         self.default_gender = next(iter(body_models))
         self.joint_regressor = joint_regressor
+        self.mesh_root_regressor = mesh_root_regressor
+        self.gt_root_joint = gt_root_joint
         self.use_sample_gender = use_sample_gender
         self.owner = owner
         self.register_buffer('coarse_index',
@@ -142,7 +183,8 @@ class MeshTargets(nn.Module):
             'joints_3d' (B, K, 3), 'joints_3d_visible' (B, K), 'has_joints_3d' (B,),
             'keypoints_2d' (B, K, 2) in crop coordinates [-1, 1], 'keypoints_2d_visible'
             (B, K), 'has_smpl' (B,), 'vertices_fine' (B, V, 3) (zeros without SMPL GT),
-            'vertices_coarse', ['vertices_intermediate'], 'joints_from_mesh' (B, K, 3); with
+            'vertices_coarse', ['vertices_intermediate'], 'joints_from_mesh' (B, K, 3),
+            'mesh_root' (B, 1, 3) the root each GT mesh is centred on; with
             ``with_rotmats``, 'smpl_rotmats' (B, J, 3, 3) and 'smpl_betas' (B, b).
         """
         num_joints = self.joint_regressor.num_joints
@@ -167,17 +209,26 @@ class MeshTargets(nn.Module):
         genders = self._genders(field('gender', ()) if self.use_sample_gender else None,
                                 len(samples))
 
-        vertices = torch.zeros(len(samples), model.num_vertices, 3, device=device)
+        vertices = torch.zeros(len(samples), model.num_vertices, 3, device=device,
+                               dtype=model.dtype)
+        skeleton_root = torch.zeros(len(samples), 1, 3, device=device, dtype=model.dtype)
         has_smpl = target['has_smpl'] > 0
         for gender in sorted(set(genders[i] for i in range(len(samples)) if has_smpl[i])):
             chosen = torch.tensor([i for i, name in enumerate(genders)
                                    if name == gender and has_smpl[i]], device=device)
-            vertices[chosen] = self.body_models[gender](pose[chosen], betas[chosen]).vertices
+            posed = self.body_models[gender](pose[chosen], betas[chosen])
+            vertices[chosen] = posed.vertices
+            if self.gt_root_joint is not None:
+                skeleton_root[chosen] = posed.joints[:, self.gt_root_joint:self.gt_root_joint + 1]
         target['vertices_fine'] = vertices
         target['vertices_coarse'] = vertices[:, self.coarse_index]
         if self.intermediate_index is not None:
             target['vertices_intermediate'] = vertices[:, self.intermediate_index]
         target['joints_from_mesh'] = self.joint_regressor(vertices)
+        # The released hand step centres GT meshes on the MANO skeleton's wrist, predicted
+        # ones on the wrist regressed from the mesh; the body regresses both.
+        target['mesh_root'] = (skeleton_root if self.gt_root_joint is not None
+                               else self.mesh_root(vertices))
         if with_rotmats:
             # Samples without SMPL GT may hold anything; their rotations are never read.
             safe_pose = torch.where(has_smpl[:, None], pose, torch.zeros_like(pose))
@@ -185,6 +236,11 @@ class MeshTargets(nn.Module):
                 len(samples), -1, 3, 3)
             target['smpl_betas'] = betas
         return target
+
+    def mesh_root(self, vertices: Tensor) -> Tensor:
+        """(B, V, 3) fine meshes -> (B, 1, 3) the root each is centred on."""
+        rows = self.mesh_root_regressor(vertices)  # (B, R, 3)
+        return root_point(rows, range(rows.shape[1]))
 
     def _genders(self, codes: Optional[Tensor], batch: int) -> Sequence[str]:
         """Body-model name of each sample: its own gender, or the default for all."""

@@ -4,12 +4,15 @@ Terms, each an element-wise mean L1 as in the released code (whose loss weights 
 
 - vertices: fine mesh (paper); the released code also supervises the coarse and
   intermediate meshes (body split 0.25 / 0.5 / 0.25, hand 0.5 / 0.5 coarse / fine). Every
-  mesh, predicted or ground truth, is centred on the root of the joints regressed from its
-  own fine mesh.
+  mesh, predicted or ground truth, is centred on the root regressed from its own fine mesh:
+  ``pred_3d_mesh_root`` / ``mesh_root`` when given (MeshHead gives the H36M 'Pelvis' row of the
+  body and the wrist of the hand, as the released training step), else the root of the
+  joints regressed from it.
 - 3D joints: the joint tokens' joints and the joints regressed from the fine mesh, each
   root-centred (body: mid-hip of the 14 joints; hand: wrist) against the root-centred GT.
-- 2D joints: both joint sets, root-centred, projected by the predicted weak-perspective
-  camera and compared with the GT in crop coordinates [-1, 1].
+- 2D joints: the token joints centred on their root and the mesh-regressed joints centred
+  on their mesh's root (as released), projected by the predicted weak-perspective camera and
+  compared with the GT in crop coordinates [-1, 1].
 - optional (released code only, off by default): edge-length (GT and self) and normal-vector
   losses on one mesh level.
 
@@ -24,7 +27,6 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
@@ -32,32 +34,13 @@ from fastmetro_mm.mesh.camera import weak_perspective_project
 from fastmetro_mm.mesh.hierarchy import MeshHierarchy
 from fastmetro_mm.mesh.joint_sets import root_point
 
+from .mesh_surface import (edge_lengths, edge_normal_cosines, edges_from_faces,
+                           read_faces_file)
+
 MESH_LEVELS = ('coarse', 'intermediate', 'fine')
-#: Length added under the square root of an edge length: the derivative of sqrt is
-#: unbounded at 0, and a collapsed predicted edge must not produce an infinite gradient.
-_EDGE_EPS = 1e-8
-
-
 def _float(tensor: Tensor) -> Tensor:
     """At least float32 (half precision from autocast is promoted; float64 is kept)."""
     return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
-
-
-def read_faces_file(path: str) -> np.ndarray:
-    """(F, 3) int64 triangles from a ``.npy`` array or an ``.npz`` holding ``faces``."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f'MeshLoss faces_file {path}: cannot be read as .npy / .npz '
-                         f'({error})') from error
-    if isinstance(data, np.lib.npyio.NpzFile):
-        if 'faces' not in data.files:
-            raise KeyError(f'MeshLoss faces_file {path}: no faces array; it holds {data.files}')
-        data = data['faces']
-    if data.ndim != 2 or data.shape[1] != 3 or not np.issubdtype(data.dtype, np.integer):
-        raise ValueError(f'MeshLoss faces_file {path}: expected (F, 3) integer triangles, '
-                         f'got {data.dtype} {data.shape}')
-    return data.astype(np.int64)
 
 
 def _weighted_l1(pred: Tensor, target: Tensor, weight: Tensor, num_samples: Tensor) -> Tensor:
@@ -74,16 +57,6 @@ def _weighted_l1(pred: Tensor, target: Tensor, weight: Tensor, num_samples: Tens
     error = (pred - target).abs() * weight[..., None]
     count = num_samples * pred.shape[1] * pred.shape[2]
     return error.sum() / count.clamp(min=1)
-
-
-def edges_from_faces(faces: Union[np.ndarray, Tensor]) -> Tensor:
-    """(F, 3) triangles -> (E, 2) long unique undirected edges, lower index first."""
-    faces = torch.as_tensor(np.asarray(faces), dtype=torch.long)
-    if faces.dim() != 2 or faces.shape[1] != 3:
-        raise ValueError(f'MeshLoss faces must have shape (F, 3), got {tuple(faces.shape)}')
-    pairs = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    pairs = torch.sort(pairs, dim=1).values
-    return torch.unique(pairs, dim=0)
 
 
 @MODELS.register_module()
@@ -109,6 +82,9 @@ class MeshLoss(nn.Module):
             normals (released: 100 * 0.1 = 10).
         regularized_level: mesh level of the edge and normal terms: 'intermediate' (released
             body) or 'fine' (released hand), or 'coarse'.
+        edge_pairs: the edges of the edge-length terms: 'unique' (each edge once, the released
+            body) or 'per_face' (the three edges of every face, the released hand: an edge
+            shared by two faces counts twice, a border edge once).
         faces: (F, 3) triangles of ``regularized_level``; the first of ``faces``,
             ``faces_file`` and ``hierarchy_file`` given is used when edge/normal terms are on.
         faces_file: ``.npy`` (F, 3) triangles, or ``.npz`` with a ``faces`` array, of the
@@ -130,6 +106,7 @@ class MeshLoss(nn.Module):
                  loss_weight_edge_self: float = 0.0,
                  loss_weight_normal: float = 0.0,
                  regularized_level: str = 'intermediate',
+                 edge_pairs: str = 'unique',
                  faces: Optional[Union[np.ndarray, Tensor]] = None,
                  faces_file: Optional[str] = None,
                  hierarchy_file: Optional[str] = None,
@@ -141,6 +118,10 @@ class MeshLoss(nn.Module):
         if unknown:
             raise ValueError(f'MeshLoss vertex_level_weights: unknown level(s) '
                              f'{sorted(unknown)}; levels are {MESH_LEVELS}')
+        if edge_pairs not in ('unique', 'per_face'):
+            raise ValueError(f"MeshLoss edge_pairs must be 'unique' or 'per_face', got "
+                             f'{edge_pairs!r}')
+        self.edge_pairs = edge_pairs
         if regularized_level not in MESH_LEVELS:
             raise ValueError(f'MeshLoss regularized_level must be one of {MESH_LEVELS}, got '
                              f'{regularized_level!r}')
@@ -201,7 +182,7 @@ class MeshLoss(nn.Module):
 
     def _set_faces(self, faces: Union[np.ndarray, Tensor]) -> None:
         """Sets the (F, 3) triangles of the regularised mesh level and its unique edges."""
-        self.edges = edges_from_faces(faces)
+        self.edges = edges_from_faces(faces, unique=self.edge_pairs == 'unique')
         self.faces = torch.as_tensor(np.asarray(faces), dtype=torch.long)
 
     def forward(self, pred: Mapping[str, Tensor],
@@ -213,6 +194,8 @@ class MeshLoss(nn.Module):
                 - 'pred_cam': (B, 3) weak-perspective camera (s, tx, ty).
                 - 'pred_3d_joints': (B, K, 3) joints from the joint tokens.
                 - 'pred_3d_joints_from_mesh': (B, K, 3) joints regressed from the fine mesh.
+                - 'pred_3d_mesh_root' (optional): (B, 1, 3) the root of the fine mesh; with
+                  it, the GT's 'mesh_root' is needed too.
                 - 'pred_3d_vertices_fine': (B, V, 3); 'pred_3d_vertices_intermediate' and
                   'pred_3d_vertices_coarse' when their level weight (or the edge/normal
                   level) needs them.
@@ -223,7 +206,7 @@ class MeshLoss(nn.Module):
                   'keypoints_2d_visible': (B, K).
                 - 'vertices_fine' (B, V, 3) and the same coarser levels as ``pred``,
                   'joints_from_mesh': (B, K, 3) joints regressed from the GT fine mesh,
-                  'has_smpl': (B,).
+                  'mesh_root' (B, 1, 3) with 'pred_3d_mesh_root', 'has_smpl': (B,).
 
         Returns:
             dict of scalar tensors: 'loss_vertices' (fine), 'loss_vertices_intermediate',
@@ -267,18 +250,20 @@ class MeshLoss(nn.Module):
             losses['loss_joints_3d_reg'] = self.loss_weight_joints_3d * _weighted_l1(
                 mesh_centred, gt_centred, weight_3d, num_3d)
 
-        # 2D joints (eq. 3-5): the released code averages over the whole batch.
+        # 2D joints (eq. 3-5): the released code averages over the whole batch, and projects
+        # the mesh-regressed joints centred on their mesh's root.
+        pred_mesh_root = self._mesh_root(pred, target, mesh_joints, batch)
         if self.loss_weight_joints_2d:
             num_2d = cam.new_tensor(float(batch))
             for name, joints in (('loss_joints_2d', token_centred),
-                                 ('loss_joints_2d_reg', mesh_centred)):
+                                 ('loss_joints_2d_reg', mesh_joints - pred_mesh_root)):
                 projected = weak_perspective_project(joints, cam)  # (B, K, 2)
                 losses[name] = self.loss_weight_joints_2d * _weighted_l1(
                     projected, keypoints_2d, keypoints_visible, num_2d)
 
         # Vertices (eq. 1), then the optional edge/normal terms.
         num_mesh = (has_smpl > 0).sum().to(cam.dtype)
-        meshes = self._centred_meshes(pred, target, mesh_joints, has_smpl)
+        meshes = self._centred_meshes(pred, target, pred_mesh_root, has_smpl)
         for level, name in (('fine', 'loss_vertices'),
                             ('intermediate', 'loss_vertices_intermediate'),
                             ('coarse', 'loss_vertices_coarse')):
@@ -293,16 +278,29 @@ class MeshLoss(nn.Module):
             losses.update(self._regularization(vertices, gt_vertices, has_smpl, num_mesh))
         return losses
 
+    def _mesh_root(self, pred: Mapping[str, Tensor], target: Mapping[str, Tensor],
+                   mesh_joints: Tensor, batch: int) -> Tensor:
+        """(B, 1, 3) root of the predicted fine mesh: 'pred_3d_mesh_root', else the root of
+        its regressed joints."""
+        if 'pred_3d_mesh_root' not in pred:
+            return root_point(mesh_joints, self.root_indices)
+        if 'mesh_root' not in target:
+            raise KeyError("MeshLoss: pred has 'pred_3d_mesh_root' but the target has no "
+                           f"'mesh_root'; target keys: {sorted(target)}")
+        root = _float(pred['pred_3d_mesh_root'])
+        self._check_shape('pred', 'pred_3d_mesh_root', root, (batch, 1, 3))
+        return root
+
     def _centred_meshes(self, pred: Mapping[str, Tensor], target: Mapping[str, Tensor],
-                        mesh_joints: Tensor,
+                        pred_root: Tensor,
                         has_smpl: Tensor) -> Dict[str, Tuple[Tensor, Tensor]]:
         """Predicted and GT meshes of the levels some term needs, each centred on the root
-        of the joints regressed from its own fine mesh.
+        regressed from its own fine mesh.
 
         Args:
             pred: see :meth:`forward`.
             target: see :meth:`forward`.
-            mesh_joints: (B, K, 3) joints regressed from the predicted fine mesh.
+            pred_root: (B, 1, 3) root of the predicted fine mesh (:meth:`_mesh_root`).
             has_smpl: (B,) mesh availability; GT of other samples is replaced by zeros.
 
         Returns:
@@ -315,10 +313,13 @@ class MeshLoss(nn.Module):
         if not needed:
             return {}
         available = (has_smpl > 0)[:, None, None]
-        gt_joints = self._target(target, 'joints_from_mesh', tuple(mesh_joints.shape))
-        gt_joints = torch.where(available, gt_joints, torch.zeros_like(gt_joints))
-        pred_root = root_point(mesh_joints, self.root_indices)
-        gt_root = root_point(gt_joints, self.root_indices)
+        if 'pred_3d_mesh_root' in pred:
+            gt_root = self._target(target, 'mesh_root', tuple(pred_root.shape))
+        else:
+            gt_joints = self._target(target, 'joints_from_mesh',
+                                     tuple(pred['pred_3d_joints_from_mesh'].shape))
+            gt_root = root_point(gt_joints, self.root_indices)
+        gt_root = torch.where(available, gt_root, torch.zeros_like(gt_root))
         meshes = {}
         for level in needed:
             vertices = _float(self._get(pred, f'pred_3d_vertices_{level}', 'pred'))
@@ -338,36 +339,21 @@ class MeshLoss(nn.Module):
         edges = self.edges.to(vertices.device)
         faces = self.faces.to(vertices.device)
         if self.loss_weight_edge or self.loss_weight_edge_self:
-            length = self._edge_lengths(vertices, edges)  # (B, E, 1)
+            length = edge_lengths(vertices, edges)  # (B, E, 1)
             per_edge = sample_weight[:, None].expand(-1, edges.shape[0])
             if self.loss_weight_edge:
-                gt_length = self._edge_lengths(gt_vertices, edges)
+                gt_length = edge_lengths(gt_vertices, edges)
                 losses['loss_edge'] = self.loss_weight_edge * _weighted_l1(
                     length, gt_length, per_edge, num_samples)
             if self.loss_weight_edge_self:
                 losses['loss_edge_self'] = self.loss_weight_edge_self * _weighted_l1(
                     length, torch.zeros_like(length), per_edge, num_samples)
         if self.loss_weight_normal:
-            corner = [vertices[:, faces[:, i]] for i in range(3)]  # 3 x (B, F, 3)
-            gt_corner = [gt_vertices[:, faces[:, i]] for i in range(3)]
-            gt_normal = F.normalize(torch.cross(gt_corner[1] - gt_corner[0],
-                                                gt_corner[2] - gt_corner[0], dim=-1), dim=-1)
-            # A predicted face is flat against the GT one when all its edges are
-            # perpendicular to the GT normal; |cos| ignores the face orientation.
-            cosines = torch.stack([
-                (F.normalize(corner[b] - corner[a], dim=-1) * gt_normal).sum(-1).abs()
-                for a, b in ((0, 1), (0, 2), (1, 2))
-            ], dim=-1)  # (B, F, 3)
+            cosines = edge_normal_cosines(vertices, gt_vertices, faces)  # (B, F, 3)
             per_face = sample_weight[:, None].expand(-1, faces.shape[0])
             losses['loss_normal'] = self.loss_weight_normal * _weighted_l1(
                 cosines, torch.zeros_like(cosines), per_face, num_samples)
         return losses
-
-    @staticmethod
-    def _edge_lengths(vertices: Tensor, edges: Tensor) -> Tensor:
-        """(B, V, 3), (E, 2) -> (B, E, 1) lengths."""
-        delta = vertices[:, edges[:, 0]] - vertices[:, edges[:, 1]]
-        return torch.sqrt((delta**2).sum(-1, keepdim=True) + _EDGE_EPS)
 
     @staticmethod
     def _get(inputs: Mapping[str, Tensor], key: str, what: str) -> Tensor:

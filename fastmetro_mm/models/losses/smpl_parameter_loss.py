@@ -74,6 +74,9 @@ class SMPLParameterLoss(nn.Module):
                 - 'rotmats': (B, J, 3, 3) regressed rotations; 'betas': (B, b).
                 - 'vertices': (B, V, 3) the SMPL mesh of those parameters.
                 - 'joints': (B, K, 3) joints regressed from that mesh.
+                - 'mesh_root' (optional): (B, 1, 3) that mesh's root (MeshHead: the H36M
+                  pelvis, as released); the mesh and the joints projected to 2D are centred
+                  on it, and on the GT's 'mesh_root'. Without it, on the joints' root.
                 - 'pred_cam': (B, 3) the network's camera (detached here).
             target:
                 - 'smpl_rotmats': (B, J, 3, 3), 'smpl_betas': (B, b' <= b) (missing
@@ -119,22 +122,29 @@ class SMPLParameterLoss(nn.Module):
                                              available, num_smpl)
         terms['betas'] = self._weighted_mse(betas, gt_betas, available, num_smpl)
 
-        root = root_point(joints, self.root_indices)
-        centred = joints - root
+        centred = joints - root_point(joints, self.root_indices)
         has_3d = has_joints_3d > 0
         gt_joints = torch.where(has_3d[:, None, None], gt_joints, torch.zeros_like(gt_joints))
         terms['joints_3d'] = _weighted_l1(
             centred, gt_joints - root_point(gt_joints, self.root_indices),
             joints_visible * has_3d[:, None], has_3d.sum().to(rotmats.dtype))
+        if 'mesh_root' in pred:
+            mesh_root = _float(pred['mesh_root'])
+            gt_mesh_root = self._target(target, 'mesh_root', tuple(mesh_root.shape))
+        else:
+            mesh_root = root_point(joints, self.root_indices)
+            gt_mesh_joints = torch.where(available[:, None, None], gt_mesh_joints,
+                                         torch.zeros_like(gt_mesh_joints))
+            gt_mesh_root = root_point(gt_mesh_joints, self.root_indices)
+        gt_mesh_root = torch.where(available[:, None, None], gt_mesh_root,
+                                   torch.zeros_like(gt_mesh_root))
         terms['joints_2d'] = _weighted_l1(
-            weak_perspective_project(centred, cam), keypoints_2d, keypoints_visible,
+            weak_perspective_project(joints - mesh_root, cam), keypoints_2d, keypoints_visible,
             rotmats.new_tensor(float(batch)))
-        gt_mesh_joints = torch.where(available[:, None, None], gt_mesh_joints,
-                                     torch.zeros_like(gt_mesh_joints))
         gt_vertices = torch.where(available[:, None, None], gt_vertices,
                                   torch.zeros_like(gt_vertices))
         terms['vertices'] = _weighted_l1(
-            vertices - root, gt_vertices - root_point(gt_mesh_joints, self.root_indices),
+            vertices - mesh_root, gt_vertices - gt_mesh_root,
             available[:, None].expand(-1, vertices.shape[1]).to(vertices.dtype), num_smpl)
         return {f'loss_smpl_{name}': self.loss_weight * self.term_weights[name] * value
                 for name, value in terms.items() if self.term_weights[name]}

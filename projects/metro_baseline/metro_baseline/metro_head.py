@@ -36,6 +36,7 @@ class METROHead(MeshHead):
                  mesh_type: str = 'body',
                  joint_regressor_file: Optional[str] = None,
                  joint_regressor_select: Union[str, Sequence[int], None] = 'preset',
+                 mesh_root_rows: Union[str, Sequence[int], None] = 'preset',
                  hidden_dims: Sequence[int] = (1024, 256, 128),
                  output_dims: Sequence[int] = (512, 128, 3),
                  num_layers: int = 4,
@@ -54,5 +55,6 @@ class METROHead(MeshHead):
                        with_unused_bert_tables=with_unused_bert_tables)
         super().__init__(in_channels, hierarchy_file, body_model, network=network,
                          mesh_type=mesh_type, joint_regressor_file=joint_regressor_file,
-                         joint_regressor_select=joint_regressor_select, loss=loss,
+                         joint_regressor_select=joint_regressor_select,
+                         mesh_root_rows=mesh_root_rows, loss=loss,
                          init_cfg=init_cfg)
