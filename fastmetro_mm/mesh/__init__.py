@@ -7,8 +7,8 @@ from .attention_mask import attention_mask_to_additive, build_attention_mask
 from .body_model import BodyModel, BodyModelOutput
 from .camera import (crop_to_image, image_to_crop, weak_perspective_project,
                      weak_perspective_to_translation)
-from .gender import SMPL_GENDERS, Gender
 from .decimation import DecimationResult, quadric_edge_collapse
+from .gender import SMPL_GENDERS, Gender
 from .hierarchy import MeshHierarchy
 from .image_camera import (ImageCamera, crop_cam_to_translation, fit_crop_cam,
                            translation_to_crop_cam, weak_perspective_to_image)
@@ -26,12 +26,11 @@ from .upsampling_matrix import upsampling_matrix
 __all__ = [
     'attention_mask_to_additive', 'build_attention_mask', 'BodyModel', 'BodyModelOutput',
     'crop_to_image', 'image_to_crop', 'weak_perspective_project',
-    'weak_perspective_to_translation', 'DecimationResult', 'quadric_edge_collapse', 'Gender', 'SMPL_GENDERS',
-    'MeshHierarchy', 'ImageCamera', 'crop_cam_to_translation', 'fit_crop_cam',
+    'weak_perspective_to_translation', 'DecimationResult', 'quadric_edge_collapse', 'Gender',
+    'SMPL_GENDERS', 'MeshHierarchy', 'ImageCamera', 'crop_cam_to_translation', 'fit_crop_cam',
     'translation_to_crop_cam', 'weak_perspective_to_image', 'JointRegressor', 'H36M_17',
-    'H36M_TO_J14', 'J14', 'J24', 'J24_TO_J14',
-    'MANO_16', 'MANO_21', 'MANO_21_REORDER', 'MANO_FINGERTIP_VERTEX_IDS', 'SMPL_24', 'JointSet',
-    'centre_on_root', 'root_point',
-    'MESH_TYPES', 'MeshType', 'get_mesh_type', 'load_model_file', 'SimilarityTransform', 'similarity_procrustes', 'adjacency_from_faces',
-    'MeshUpsampler', 'upsampling_matrix',
+    'H36M_TO_J14', 'J14', 'J24', 'J24_TO_J14', 'MANO_16', 'MANO_21', 'MANO_21_REORDER',
+    'MANO_FINGERTIP_VERTEX_IDS', 'SMPL_24', 'JointSet', 'centre_on_root', 'root_point',
+    'MESH_TYPES', 'MeshType', 'get_mesh_type', 'load_model_file', 'SimilarityTransform',
+    'similarity_procrustes', 'adjacency_from_faces', 'MeshUpsampler', 'upsampling_matrix',
 ]
