@@ -9,14 +9,12 @@ FreiHAND's protocol. The tools run in a scratch folder whose ``data/synthetic`` 
 """
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 import pytest
 import torch
+from test_train_test import _run  # runs a tool on the CPU, its output shown on failure
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'fastmetro_s_r50_synthetic_hand.py'
@@ -30,15 +28,6 @@ OPTIONS = [
 ]
 #: FreiHAND's protocol: wrist-relative and Procrustes-aligned errors (mm), F-scores.
 HAND_METRICS = ('MPJPE', 'PA-MPJPE', 'MPVPE', 'PA-MPVPE', 'F@5mm', 'F@15mm')
-
-
-def _run(cmd: List[str], cwd: Path) -> str:
-    """Runs a tool on the CPU; its output is shown when it fails."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f'{" ".join(cmd)} failed:\n{proc.stdout[-4000:]}\n' \
-        f'{proc.stderr[-6000:]}'
-    return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='module')
