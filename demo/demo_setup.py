@@ -19,6 +19,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('config', help='FastMETRO config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cuda:0'")
+    parser.add_argument('--allow-partial-load', action='store_true',
+                        help='use a checkpoint that does not fit the model (missing, unexpected '
+                        'or reshaped keys) with the matching part loaded; refused without it')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='config overrides key=value (e.g. body-model paths)')
     people = parser.add_argument_group('people (a detector, or fixed boxes)')
@@ -44,13 +47,17 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
     """The model, the detector (None with --bbox) and a renderer for the model's mesh."""
     from fastmetro_mm.apis import init_model, init_person_detector, mesh_faces
+    from fastmetro_mm.engine import CheckpointMismatchError
     from fastmetro_mm.render import MeshRenderer
 
     if args.bbox is None and args.det_config is None:
         raise SystemExit('give person boxes (--bbox X1 Y1 X2 Y2, repeatable) or a person '
                          'detector (--det-config CONFIG --det-checkpoint CHECKPOINT, mmdet)')
-    model = init_model(args.config, args.checkpoint, args.device,
-                       cfg_options=args.cfg_options)
+    try:
+        model = init_model(args.config, args.checkpoint, args.device,
+                           cfg_options=args.cfg_options, strict=not args.allow_partial_load)
+    except CheckpointMismatchError as err:
+        raise SystemExit(str(err)) from None  # it names --allow-partial-load
     detector = None
     if args.bbox is None:
         detector = init_person_detector(args.det_config, args.det_checkpoint, args.device)

@@ -11,10 +11,17 @@ side view to the right), ``OUT/meshes/NAME_personK.obj`` (the mesh of person K i
 camera frame, metres), with --attention-joint ``OUT/attention/NAME_personK_JOINT.png``; and
 ``OUT/predictions.npz`` (or .json) with every person's numbers (see
 ``fastmetro_mm.apis.MeshPrediction``).
+
+An image of the folder that does not decode is skipped with a warning naming it, and the
+skipped files are listed again at the end; the others are processed and written.
+Files this run would write that already exist in ``--out-dir`` are refused (the first few
+named) unless ``--overwrite``; every file is written atomically (complete or not at all).
 """
 from __future__ import annotations
 
 import argparse
+import re
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -35,6 +42,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-obj', action='store_true', help='do not write .obj meshes')
     parser.add_argument('--attention-joint', default=None,
                         help="draw this joint's attention maps (name, e.g. L_Wrist, or index)")
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing files in --out-dir that this run writes')
     return parser.parse_args(argv)
 
 
@@ -48,6 +57,55 @@ def list_images(path: Path) -> List[Path]:
     if not images:
         raise SystemExit(f'--input {path}: no images ({", ".join(IMAGE_SUFFIXES)})')
     return images
+
+
+def existing_outputs(images: List[Path], args: argparse.Namespace) -> List[Path]:
+    """The files in --out-dir that a run over ``images`` would write and that exist already.
+
+    The number of people per image is known only after the run, so every
+    ``NAME_personK.obj`` (and, with --attention-joint, ``NAME_personK_JOINT.png``) counts.
+    """
+    out_dir = Path(args.out_dir)
+    if not out_dir.is_dir():
+        return []
+    stems = {path.stem for path in images}
+    found = [out_dir / f'predictions.{args.numbers}']
+    found += [out_dir / f'{path.stem}_mesh.png' for path in images]
+    found = [path for path in found if path.exists()]
+    per_person = []  # (folder, what follows NAME in a file name of that folder)
+    if not args.no_obj:
+        per_person.append(('meshes', r'_person\d+\.obj'))
+    if args.attention_joint is not None:
+        joint = args.attention_joint
+        joint = r'.+' if joint.isdigit() else re.escape(joint)  # an index: any joint name
+        per_person.append(('attention', rf'_person\d+_{joint}\.png'))
+    for folder, ending in per_person:
+        if not (out_dir / folder).is_dir():
+            continue
+        for path in sorted((out_dir / folder).iterdir()):
+            # NAME may itself hold '_person1', so every split of the file name is tried.
+            splits = (m.start() for m in re.finditer('_person', path.name))
+            if any(path.name[:at] in stems and re.fullmatch(ending, path.name[at:])
+                   for at in splits):
+                found.append(path)
+    return found
+
+
+def check_outputs(images: List[Path], args: argparse.Namespace) -> None:
+    """Refuses, before any work, names that collide or files that would be replaced."""
+    stems: dict = {}
+    for path in images:
+        if path.stem in stems:
+            raise SystemExit(f'--input {args.input}: {stems[path.stem].name} and {path.name} '
+                             f'would both write {path.stem}_mesh.png; rename one')
+        stems[path.stem] = path
+    existing = [] if args.overwrite else existing_outputs(images, args)
+    if existing:
+        shown = ', '.join(str(p) for p in existing[:3])
+        more = f' and {len(existing) - 3} more' if len(existing) > 3 else ''
+        raise SystemExit(f'--out-dir {args.out_dir} holds files this run would write '
+                         f'({shown}{more}); pass --overwrite to replace them or choose '
+                         'another folder')
 
 
 def joint_index(model, joint: str) -> int:
@@ -64,47 +122,64 @@ def joint_index(model, joint: str) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.utils import ProgressBar
 
-    from fastmetro_mm.apis import inference_mesh, mesh_faces, save_obj, save_predictions
+    from fastmetro_mm.apis import (inference_mesh, mesh_faces, save_image, save_obj,
+                                   save_predictions)
     from fastmetro_mm.visualization.attention_maps import attention_figure, network_upsamplers
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
 
     args = parse_args(argv)
     images = list_images(Path(args.input))
+    check_outputs(images, args)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, detector, renderer = build(args)
     faces = mesh_faces(model)
     joint = None if args.attention_joint is None else joint_index(model, args.attention_joint)
     boxes = fixed_boxes(args)
-    frames = []
+    frames, done, skipped = [], [], []
     progress = ProgressBar(len(images))
     try:
         for path in images:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                # One damaged file does not cost the folder's other results: it is named
+                # now and in the summary, and left out of the predictions file.
+                warnings.warn(f'image_demo: {path} cannot be decoded (not an image file '
+                              'OpenCV reads, or damaged); skipped', UserWarning)
+                skipped.append(path)
+                progress.update()
+                continue
+            image = image[..., ::-1]
             people = inference_mesh(model, str(path), boxes, detector=detector,
                                     return_attention=joint is not None,
                                     **inference_kwargs(args))
             frames.append(people)
-            image = cv2.imread(str(path))[..., ::-1]
+            done.append(path)
             picture = render_predictions(renderer, image, people, side_view=args.side_view,
                                          alpha=args.alpha, draw_boxes=args.draw_boxes)
-            cv2.imwrite(str(out_dir / f'{path.stem}_mesh.png'), picture[..., ::-1])
+            save_image(out_dir / f'{path.stem}_mesh.png', picture, overwrite=args.overwrite)
             for index, person in enumerate(people):
                 if not args.no_obj:
                     save_obj(out_dir / 'meshes' / f'{path.stem}_person{index}.obj',
-                             person.vertices_cam, faces)
+                             person.vertices_cam, faces, overwrite=args.overwrite)
                 if joint is not None:
                     figure = attention_figure(renderer, person, network_upsamplers(model),
                                               joint, len(model.head.joint_set))
                     name = model.head.joint_set.names[joint]
-                    target = out_dir / 'attention' / f'{path.stem}_person{index}_{name}.png'
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(target), figure[..., ::-1])
+                    save_image(out_dir / 'attention' / f'{path.stem}_person{index}_{name}.png',
+                               figure, overwrite=args.overwrite)
             progress.update()
     finally:
         renderer.close()
+    if skipped:
+        warnings.warn(f'image_demo: skipped {len(skipped)} of {len(images)} images that do '
+                      f'not decode: {[str(path) for path in skipped]}', UserWarning)
+    if not done:
+        raise SystemExit(f'--input {args.input}: none of its {len(images)} images decodes')
     save_predictions(out_dir / f'predictions.{args.numbers}', frames,
-                     [path.name for path in images])
-    print(f'\n{sum(len(f) for f in frames)} people in {len(images)} images -> {out_dir}')
+                     [path.name for path in done], overwrite=args.overwrite)
+    print(f'\n{sum(len(f) for f in frames)} people in {len(done)} images -> {out_dir}'
+          + (f' ({len(skipped)} skipped: do not decode)' if skipped else ''))
     return 0
 
 

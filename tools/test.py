@@ -15,6 +15,11 @@ every test image's predicted mesh over the image (plus a side view) with the con
 ``PoseVisualizationHook`` convention); ``--show`` opens them in a window instead.
 ``--freihand-submission FILE`` (hand configs) also writes FreiHAND's prediction file for its
 evaluation server (docs/evaluation.md).
+
+A checkpoint that does not fit the config's model (another model size, a body checkpoint for a
+hand config) is refused, naming the missing, unexpected and reshaped keys, rather than tested
+half-loaded (mmengine's ``load_from`` loads whatever matches); ``--allow-partial-load`` loads
+the matching part on purpose (``fastmetro_mm.engine.CheckpointMatchHook``).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from fastmetro_mm.engine.checkpoint_match import CheckpointMismatchError  # noqa: E402
 from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
 from fastmetro_mm.mesh.mesh_type import get_mesh_type  # noqa: E402
 
@@ -61,6 +67,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='show the rendered predictions in a window')
     parser.add_argument('--wait-time', type=float, default=1,
                         help='seconds each picture is shown with --show')
+    parser.add_argument('--allow-partial-load', action='store_true',
+                        help='test a checkpoint that does not fit the model (missing, '
+                        'unexpected or reshaped keys) with the matching part loaded and the '
+                        'rest as initialised; refused without this flag')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -80,6 +90,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
+    # Checks the checkpoint against the model between reading and loading it.
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                        dict(type='CheckpointMatchHook',
+                             source=f'tools/test.py: checkpoint {args.checkpoint}',
+                             allow_partial=args.allow_partial_load)]
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -167,7 +182,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     merge_args(cfg, args)
     setup_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointMismatchError as err:
+        shutdown_process_group()
+        raise SystemExit(str(err)) from None
     if args.out is not None and is_main_process():
         write_metrics(metrics, args.out)
     shutdown_process_group()

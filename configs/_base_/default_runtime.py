@@ -22,7 +22,11 @@ default_hooks = dict(
 # epoch. ResumeStateHook (fastmetro_mm.engine) saves the random generators' states and the
 # position inside the epoch into each checkpoint, so that --resume continues a run killed
 # mid-epoch exactly where it stopped (mmengine alone restarts that epoch from its start).
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='ResumeStateHook')]
+# SampleSeedHook makes each sample's augmentation a function of (seed, epoch, index), whichever
+# dataloader worker loads it, so a resumed run with num_workers > 0 augments as the
+# uninterrupted run did.
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='SampleSeedHook'),
+                dict(type='ResumeStateHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

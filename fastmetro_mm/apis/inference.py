@@ -7,8 +7,9 @@ time. People of several images go through the model together, ``batch_size`` cro
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -16,10 +17,13 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmpose.apis import init_model as init_pose_model
 from mmpose.structures.bbox import bbox_xywh2xyxy
 
+from fastmetro_mm.engine.checkpoint_lookup import is_complete_checkpoint
+from fastmetro_mm.engine.checkpoint_match import load_matching_checkpoint
 from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
 from .detection import detect_people
 from .mesh_prediction import MeshPrediction
@@ -29,11 +33,14 @@ _ATTENTION_KEYS = ('decoder_self_attention', 'decoder_cross_attention')
 
 
 def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu', cfg_options: Optional[Dict[str, Any]] = None) -> nn.Module:
+               device: str = 'cpu', cfg_options: Optional[Dict[str, Any]] = None,
+               strict: bool = True) -> nn.Module:
     """Builds a FastMETRO estimator from a config and loads its checkpoint.
 
     MMPose's ``init_model`` (backbone pre-training switched off, SyncBN reverted, the
-    dataset meta from the checkpoint or config, eval mode) with this plugin imported.
+    dataset meta from the checkpoint or config, eval mode) with this plugin imported, except
+    that a checkpoint which does not fit the model is refused (MMPose loads whatever matches
+    and leaves the rest random).
 
     Args:
         config: config file or :class:`Config`; its ``custom_imports`` import fastmetro_mm.
@@ -42,9 +49,16 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
             random weights.
         device: torch device, e.g. 'cpu' or 'cuda:0'.
         cfg_options: config overrides, e.g. ``{'model.head.body_model.model_path': ...}``.
+        strict: refuse a checkpoint with keys missing, unexpected or of other shapes than
+            the model's; False loads the matching part (with a warning) on purpose.
 
     Returns:
         The estimator; ``model.cfg`` is the config used.
+
+    Raises:
+        fastmetro_mm.engine.CheckpointMismatchError: ``strict`` and a checkpoint that does not
+            fit (another model size, a body checkpoint for a hand config, ...), naming the
+            first mismatching keys and their counts.
     """
     # Importing this module imported fastmetro_mm, so the plugin is registered even for a
     # config without custom_imports.
@@ -53,15 +67,55 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
     if 'test_dataloader' not in config:
         raise KeyError('init_model: the config has no test_dataloader; its '
                        'dataset.pipeline is the preprocessing of inference')
-    return init_pose_model(config, checkpoint, device=device, cfg_options=cfg_options)
+    if checkpoint is not None:
+        _check_checkpoint_file(str(checkpoint))
+    model = init_pose_model(config, None, device=device, cfg_options=cfg_options)
+    if checkpoint is not None:
+        loaded = load_matching_checkpoint(model, str(checkpoint), strict=strict,
+                                          source='init_model',
+                                          how_to_allow='strict=False (the demos\' '
+                                          '--allow-partial-load)',
+                                          logger=MMLogger.get_current_instance())
+        # As MMPose's init_model: the checkpoint's dataset meta comes before the config's.
+        meta = loaded.get('meta') or {}
+        if 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+    return model
+
+
+def _check_checkpoint_file(checkpoint: str) -> None:
+    """A local checkpoint that is not a whole torch file is named before torch.load fails."""
+    if '://' in checkpoint:
+        return  # a URL: mmengine downloads it
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'init_model: checkpoint file not found: {checkpoint}')
+    with open(checkpoint, 'rb') as stream:
+        if stream.read(1) == b'\x80':
+            return  # torch's legacy (pickle) format, before torch 1.6
+    if not is_complete_checkpoint(checkpoint):
+        raise ValueError(f'init_model: {checkpoint} is not a readable torch checkpoint (not a '
+                         'torch.save file, or truncated: its zip directory is missing)')
 
 
 def _load_image(image: ImageLike, index: int) -> np.ndarray:
-    """(H, W, 3) uint8 BGR image from a path or an array."""
+    """(H, W, 3) uint8 BGR image from a path or an array.
+
+    A file is decoded as 8-bit BGR whatever it stores (grey, RGBA, 16 bits); a file that does
+    not decode is an error naming it, a JPEG without its end marker (truncated: the missing
+    part decodes grey) a warning naming it.
+    """
     if isinstance(image, (str, Path)):
         if not Path(image).is_file():
             raise FileNotFoundError(f'inference_mesh: image {index} not found: {image}')
-        return mmcv.imread(str(image), channel_order='bgr')
+        array = mmcv.imread(str(image), channel_order='bgr')
+        if array is None:
+            raise ValueError(f'inference_mesh: image {index} ({image}) cannot be decoded: not '
+                             'an image file OpenCV reads, or damaged')
+        if _is_truncated_jpeg(Path(image)):
+            warnings.warn(f'inference_mesh: image {index} ({image}) is a truncated JPEG (no '
+                          'end-of-image marker); its missing part decodes as grey and the '
+                          'meshes of people there are meaningless', UserWarning, stacklevel=3)
+        return array
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(f'inference_mesh: image {index} must be a path or an (H, W, 3) uint8 '
@@ -69,9 +123,24 @@ def _load_image(image: ImageLike, index: int) -> np.ndarray:
     return array
 
 
-def _boxes(bboxes: Optional[Any], index: int, bbox_format: str) -> np.ndarray:
+def _is_truncated_jpeg(path: Path) -> bool:
+    """A JPEG file whose last 4 kB hold no end-of-image marker (FF D9)."""
+    with path.open('rb') as stream:
+        if stream.read(3) != b'\xff\xd8\xff':
+            return False  # not a JPEG
+        stream.seek(0, 2)
+        stream.seek(max(0, stream.tell() - 4096))
+        return b'\xff\xd9' not in stream.read()
+
+
+def _boxes(bboxes: Optional[Any], index: int, bbox_format: str,
+           image_size: Tuple[int, int]) -> np.ndarray:
     """(N, 5) float32 boxes x1, y1, x2, y2, score from (N, 4) or (N, 5) input."""
-    boxes = np.asarray(bboxes, dtype=np.float32)
+    try:
+        boxes = np.asarray(bboxes, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'inference_mesh: boxes of image {index} are not a numeric (N, 4) '
+                         f'or (N, 5) array: {bboxes!r} ({err})') from None
     if boxes.size == 0:
         return np.zeros((0, 5), np.float32)
     if boxes.ndim == 1:
@@ -79,6 +148,9 @@ def _boxes(bboxes: Optional[Any], index: int, bbox_format: str) -> np.ndarray:
     if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
         raise ValueError(f'inference_mesh: boxes of image {index} must have shape (N, 4) or '
                          f'(N, 5) (with scores), got {boxes.shape}')
+    if not np.isfinite(boxes).all():
+        raise ValueError(f'inference_mesh: image {index} has boxes with NaN or infinite '
+                         f'values: {boxes.tolist()}')
     if boxes.shape[1] == 4:
         boxes = np.concatenate([boxes, np.ones((len(boxes), 1), np.float32)], axis=1)
     if bbox_format == 'xywh':
@@ -89,6 +161,12 @@ def _boxes(bboxes: Optional[Any], index: int, bbox_format: str) -> np.ndarray:
     if np.any(boxes[:, 2] <= boxes[:, 0]) or np.any(boxes[:, 3] <= boxes[:, 1]):
         raise ValueError(f'inference_mesh: image {index} has empty boxes (x2 <= x1 or y2 <= '
                          f'y1): {boxes[:, :4].tolist()}')
+    width, height = image_size
+    outside = ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0) | (boxes[:, 0] >= width)
+               | (boxes[:, 1] >= height))
+    if np.any(outside):
+        raise ValueError(f'inference_mesh: image {index} ({width} x {height} pixels) has boxes '
+                         f'entirely outside it (xyxy): {boxes[outside, :4].tolist()}')
     return boxes
 
 
@@ -129,10 +207,15 @@ def inference_mesh(model: nn.Module,
         images: a list of such lists.
 
     Raises:
-        ValueError: no ``bboxes`` and no ``detector``; boxes of the wrong shape.
+        FileNotFoundError: an image path that does not exist.
+        ValueError: no ``bboxes`` and no ``detector``; boxes of the wrong shape, with NaN,
+            empty or entirely outside their image; an image file that does not decode.
+
+    Warns:
+        UserWarning: a truncated JPEG (decoded, its missing part grey), naming the file.
     """
     single = isinstance(images, (str, Path)) or (isinstance(images, np.ndarray)
-                                                 and images.ndim == 3)
+                                                 and images.ndim in (2, 3))
     image_list = [images] if single else list(images)
     if bboxes is None:
         if detector is None:
@@ -153,7 +236,8 @@ def inference_mesh(model: nn.Module,
     if bboxes is None:
         box_list = [detect_people(detector, img, det_cat_id, bbox_thr, nms_thr)
                     for img in loaded]
-    box_list = [_boxes(boxes, i, bbox_format) for i, boxes in enumerate(box_list)]
+    box_list = [_boxes(boxes, i, bbox_format, (img.shape[1], img.shape[0]))
+                for i, (boxes, img) in enumerate(zip(box_list, loaded))]
 
     init_default_scope(model.cfg.get('default_scope', 'mmpose'))
     pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)

@@ -17,7 +17,7 @@ instance axis of 1; K = the dataset meta's ``num_keypoints``):
 
 Ground truth that a source lacks is zeros with its flag (``has_*``) or visibility 0, never
 invented. NaN or infinite values in ground truth marked available raise, naming the file,
-the sample and the key.
+the sample and the key; NaN coordinates of a joint whose confidence is 0 become 0.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
 from ..mesh.gender import Gender
 from .metainfo import J24_BODY_METAINFO
+from .sample_seeding import PerSampleRandomness
 
 #: Dataset meta keys copied into every sample for the pipeline (as MMPose's datasets do).
 META_KEYS_FOR_PIPELINE = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
@@ -58,6 +59,20 @@ def checked_array(value: Any, shape: Sequence[int], where: str) -> np.ndarray:
     return array
 
 
+def checked_joints(value: Any, shape: Sequence[int], where: str) -> np.ndarray:
+    """Joints with a confidence last, as :func:`checked_array`; coordinates of a joint whose
+    confidence is 0 may be NaN (datasets mark missing joints so) and become 0."""
+    try:
+        array = np.array(value, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'{where}: not a numeric array ({err})') from None
+    if array.shape == tuple(shape):
+        unconfident = array[:, -1] == 0
+        coordinates = array[unconfident, :-1]
+        array[unconfident, :-1] = np.where(np.isfinite(coordinates), coordinates, 0.0)
+    return checked_array(array, shape, where)
+
+
 def square_bbox(center: np.ndarray, size: float) -> np.ndarray:
     """(4,) xyxy square of side ``size`` pixels around ``center`` (2,)."""
     half = 0.5 * size
@@ -80,7 +95,8 @@ def make_mesh_sample(*,
                      num_betas: int = 10,
                      img_path: Optional[str] = None,
                      img_id: Optional[int] = None,
-                     extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                     extra: Optional[Dict[str, Any]] = None,
+                     keep_unconfident_joints_3d: bool = False) -> Dict[str, Any]:
     """Checks one person's annotation and returns it as a mesh sample.
 
     Args:
@@ -91,7 +107,8 @@ def make_mesh_sample(*,
         keypoints: (K, 3) image pixels x, y and confidence, or None when the source has no 2D
             joints (then zeros, visibility 0).
         joints_3d: (K, 4) metres x, y, z and confidence, or None when unavailable (then zeros,
-            ``has_joints_3d`` 0). A person whose confidences are all 0 has no 3D joints.
+            ``has_joints_3d`` 0). A person whose confidences are all 0 has no 3D joints,
+            unless ``keep_unconfident_joints_3d``.
         pose: (pose_dim,) axis-angle, or None when unavailable (then zeros, ``has_smpl`` 0).
         betas: (num_betas,) shape, required with ``pose``.
         gender: the person's gender (:meth:`Gender.parse` reads an annotation's spelling).
@@ -101,6 +118,9 @@ def make_mesh_sample(*,
         img_path: image file (None when the reader fills ``img`` itself).
         img_id: image id (defaults to ``index``).
         extra: more keys copied into the sample.
+        keep_unconfident_joints_3d: keep ``has_joints_3d`` 1 when every 3D confidence is 0,
+            as the released METRO TSV reader does (the sample then adds 0 to the 3D loss
+            but counts in its average).
 
     Returns:
         The sample dict described in the module docstring.
@@ -125,14 +145,14 @@ def make_mesh_sample(*,
         sample['keypoints'] = np.zeros((1, num_joints, 2), np.float32)
         sample['keypoints_visible'] = np.zeros((1, num_joints), np.float32)
     else:
-        keypoints = checked_array(keypoints, (num_joints, 3), f'{label}, 2D joints')
+        keypoints = checked_joints(keypoints, (num_joints, 3), f'{label}, 2D joints')
         sample['keypoints'] = keypoints[None, :, :2]
         sample['keypoints_visible'] = keypoints[None, :, 2]
     sample['num_keypoints'] = int(np.count_nonzero(sample['keypoints_visible']))
 
     if joints_3d is not None:
-        joints_3d = checked_array(joints_3d, (num_joints, 4), f'{label}, 3D joints')
-        if not np.any(joints_3d[:, 3] > 0):
+        joints_3d = checked_joints(joints_3d, (num_joints, 4), f'{label}, 3D joints')
+        if not np.any(joints_3d[:, 3] > 0) and not keep_unconfident_joints_3d:
             joints_3d = None
     if joints_3d is None:
         sample['joints_3d'] = np.zeros((1, num_joints, 3), np.float32)
@@ -158,7 +178,7 @@ def make_mesh_sample(*,
     return sample
 
 
-class MeshDataset(BaseDataset):
+class MeshDataset(PerSampleRandomness, BaseDataset):
     """Base of the mesh dataset readers (not registered: it reads no format).
 
     Follows MMPose's ``BaseCocoStyleDataset`` conventions: ``metainfo`` is parsed with MMPose's
@@ -167,7 +187,9 @@ class MeshDataset(BaseDataset):
     needs (``flip_indices``, ``flip_pairs``, ``dataset_name``, ...), ``prepare_data`` adds
     ``dataset``, and ``lazy_init=True`` defers reading the annotations until first use.
 
-    Subclasses implement :meth:`load_data_list`.
+    Subclasses implement :meth:`load_data_list`. Once ``set_sample_seed`` was called
+    (:class:`fastmetro_mm.engine.SampleSeedHook` does), a sample's augmentation is drawn from
+    ``(seed, epoch, index)`` (:mod:`fastmetro_mm.datasets.sample_seeding`).
 
     Args:
         ann_file: annotation file, relative to ``data_root`` unless absolute.

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmpose.registry import DATASETS
 
+from ..mesh.array_file import READ_ERRORS, open_npz
 from ..mesh.gender import Gender
 from .mesh_dataset import MeshDataset, make_mesh_sample, square_bbox
 
@@ -31,7 +32,7 @@ SPIN_SCALE_UNIT = 200.0
 
 
 def _optional(data: Dict[str, np.ndarray], key: str, shape: tuple, where: str,
-              num: int) -> Optional[np.ndarray]:
+              num: int, numeric: bool = True) -> Optional[np.ndarray]:
     """``data[key]`` checked against (num, *shape), or None when the file lacks the key."""
     if key not in data:
         return None
@@ -39,7 +40,14 @@ def _optional(data: Dict[str, np.ndarray], key: str, shape: tuple, where: str,
     if value.shape != (num, ) + shape:
         raise ValueError(f'{where}: key "{key}" has shape {value.shape}, expected '
                          f'{(num, ) + shape}')
+    if numeric and not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
+        raise ValueError(f'{where}: key "{key}" has dtype {value.dtype}, expected numbers')
     return value
+
+
+def _image_name(name: object) -> str:
+    """An ``imgname`` entry as text (files written by Python 2 / h5py store bytes)."""
+    return name.decode('utf-8') if isinstance(name, bytes) else str(name)
 
 
 @DATASETS.register_module()
@@ -65,15 +73,21 @@ class SPINNpzDataset(MeshDataset):
         where = f'SPINNpzDataset({self.ann_file})'
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'{where}: annotation file not found')
-        with np.load(self.ann_file, allow_pickle=False) as npz:
+        with open_npz(self.ann_file, 'a SPIN annotation file (imgname, center, scale, ...)'
+                      ) as npz:
             data = {}
             for key in npz.files:
                 try:
                     data[key] = npz[key]
                 except ValueError as err:
+                    if 'pickle' not in str(err):
+                        raise ValueError(f'{where}: key "{key}" cannot be read ({err})') from None
                     # Object arrays need pickle, which is not enabled for annotation files.
                     raise ValueError(f'{where}: key "{key}" cannot be read without pickle '
                                      f'({err}); store it as a numeric or string array') from None
+                except READ_ERRORS as err:
+                    raise ValueError(f'{where}: key "{key}" cannot be read (the file may be '
+                                     f'truncated: {type(err).__name__}: {err})') from None
         for key in ('imgname', 'center', 'scale'):
             if key not in data:
                 raise KeyError(f'{where}: missing key "{key}" (keys found: {sorted(data)})')
@@ -81,6 +95,8 @@ class SPINNpzDataset(MeshDataset):
         if names.ndim != 1:
             raise ValueError(f'{where}: key "imgname" has shape {names.shape}, expected (N,)')
         num = names.shape[0]
+        if num == 0:
+            raise ValueError(f'{where}: the file holds no samples (key "imgname" has 0 rows)')
         num_joints = self.num_joints
         center = _optional(data, 'center', (2, ), where, num)
         scale = np.asarray(data['scale'])
@@ -88,6 +104,8 @@ class SPINNpzDataset(MeshDataset):
             scale = scale[:, 0]
         if scale.shape != (num, ):
             raise ValueError(f'{where}: key "scale" has shape {scale.shape}, expected ({num},)')
+        if not np.issubdtype(scale.dtype, np.number):
+            raise ValueError(f'{where}: key "scale" has dtype {scale.dtype}, expected numbers')
         part = _optional(data, 'part', (num_joints, 3), where, num)
         joints_3d = _optional(data, 'S', (num_joints, 4), where, num)
         pose = _optional(data, 'pose', (72, ), where, num)
@@ -98,7 +116,7 @@ class SPINNpzDataset(MeshDataset):
         has_smpl = _optional(data, 'has_smpl', (), where, num)
         if has_smpl is not None and pose is None and np.any(has_smpl):
             raise KeyError(f'{where}: has_smpl is set but the file has no "pose" / "shape"')
-        gender = _optional(data, 'gender', (), where, num)
+        gender = _optional(data, 'gender', (), where, num, numeric=False)
 
         data_list = []
         for i in range(num):
@@ -120,5 +138,6 @@ class SPINNpzDataset(MeshDataset):
                     betas=betas[i] if with_smpl else None,
                     gender=Gender.parse(None if gender is None else gender[i],
                                         f'{label}, gender'),
-                    img_path=osp.join(self.data_prefix.get('img', ''), str(names[i]))))
+                    img_path=osp.join(self.data_prefix.get('img', ''),
+                                      _image_name(names[i]))))
         return data_list

@@ -23,9 +23,28 @@ r of the other:
   them. A composite yaml (several sources) is refused: give each source its own dataset in a
   ``CombinedDataset``.
 
-A flag that is absent means "available when the data key is there"; a flag set to 1 with its
-data missing raises. Labels are read once, row by row, at initialisation; images are decoded
-per sample from their byte offsets.
+Two readings (``strict``), both reading a flag that is absent as "available when the data key
+is there" and refusing a flag set to 1 whose data is missing:
+
+- ``strict=False`` (default), as the released reader (METRO's ``human_mesh_tsv.py`` /
+  ``hand_mesh_tsv.py`` with the released training steps), so that an epoch holds the same
+  samples and the loss sees the same flags: the 2D joints are read whatever
+  ``has_2d_joints`` says (the released 2D loss weights each joint by its confidence and never
+  reads the flag); ``has_3d_joints`` 1 with every 3D confidence 0 keeps ``has_joints_3d`` 1 (the
+  sample adds 0 to the 3D loss but counts in its average); the image and label TSVs are both
+  indexed by the linelist rows (without a linelist: every image row, as the released
+  ``__len__``), and a different row count or a different key in the same row of the two files
+  is a warning, not an error (the released reader compares neither); a row missing from
+  either file is an error, where the released reader would fail too.
+- ``strict=True``, this project's earlier reading: ``has_2d_joints`` 0 drops the 2D joints, a
+  person whose 3D confidences are all 0 has no 3D joints, and the two TSVs must have the same
+  row count and the same key in every row.
+
+``persons`` chooses the samples of a label row: ``'first'`` (default, as released: each row is
+one sample, its first person) or ``'all'`` (one sample per person of the row).
+
+Labels are read once, row by row, at initialisation; images are decoded per sample from their
+byte offsets.
 
 Pipeline: ``img`` (BGR uint8, as ``LoadImage`` would give) is set by the dataset, so no image
 loading step is needed; MMPose's ``LoadImage`` may stay in a shared pipeline, since it keeps an
@@ -38,6 +57,7 @@ import base64
 import binascii
 import json
 import os.path as osp
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
@@ -51,6 +71,9 @@ from .mesh_dataset import MeshDataset, make_mesh_sample, square_bbox
 from .metainfo import MANO21_HAND_METAINFO
 from .spin_npz_dataset import SPIN_SCALE_UNIT
 from .tsv_file import TSVFile
+
+#: The values of ``MeshTSVDataset(persons=...)``.
+PERSONS = ('first', 'all')
 
 #: Per mesh type: the sample key of the pose, its length and the default metainfo (None: the
 #: class's, J24).
@@ -172,6 +195,10 @@ class MeshTSVDataset(MeshDataset):
         scale_unit: pixels per unit of ``scale`` (200, as SPIN).
         mesh_type: ``'body'`` (SMPL pose 72, J24 metainfo) or ``'hand'`` (MANO pose 48 kept
             as ``mano_pose``, MANO-21 metainfo unless ``metainfo`` is given).
+        persons: ``'first'`` (as released: one sample per label row, its first person) or
+            ``'all'`` (one sample per person).
+        strict: False reads the flags and matches the two TSVs as the released reader, True
+            as this project did before (see the module docstring).
         **kwargs: as :class:`MeshDataset`.
     """
 
@@ -179,7 +206,8 @@ class MeshTSVDataset(MeshDataset):
                  linelist_file: Optional[str] = None,
                  yaml_file: Optional[str] = None,
                  scale_unit: float = SPIN_SCALE_UNIT,
-                 mesh_type: str = 'body', **kwargs) -> None:
+                 mesh_type: str = 'body', persons: str = 'first', strict: bool = False,
+                 **kwargs) -> None:
         if yaml_file and (ann_file or img_file or linelist_file):
             raise ValueError('MeshTSVDataset: give either yaml_file or img_file / ann_file / '
                              'linelist_file, not both')
@@ -188,6 +216,12 @@ class MeshTSVDataset(MeshDataset):
         self.yaml_file = yaml_file
         if scale_unit <= 0:
             raise ValueError(f'MeshTSVDataset: scale_unit must be positive, got {scale_unit}')
+        if persons not in PERSONS:
+            raise ValueError(f'MeshTSVDataset: persons must be one of {PERSONS}, got '
+                             f'{persons!r}')
+        self.persons = persons
+        self.strict = bool(strict)
+        self._key_mismatch_reported = False
         self.img_file = img_file
         self.linelist_file = linelist_file
         self.scale_unit = float(scale_unit)
@@ -210,10 +244,21 @@ class MeshTSVDataset(MeshDataset):
                 self.yaml_file = osp.join(self.data_root, self.yaml_file)
             self.img_file, self.ann_file, self.linelist_file = read_dataset_yaml(self.yaml_file)
 
-    def _selected_rows(self, num_rows: int) -> List[int]:
-        """Row indices listed by ``linelist_file`` (all ``num_rows`` rows without one)."""
+    def _selected_rows(self, num_rows: int, num_images: int) -> List[int]:
+        """Row indices listed by ``linelist_file``, each in both TSVs.
+
+        Without a linelist: every label row (strict) or every image row (as released).
+        """
         if not self.linelist_file:
-            return list(range(num_rows))
+            if self.strict:
+                return list(range(num_rows))
+            if num_images > num_rows:
+                raise ValueError(f'MeshTSVDataset: the image TSV {self.img_file} has '
+                                 f'{num_images} rows but the label TSV {self.ann_file} only '
+                                 f'{num_rows}; without a linelist every image row is a sample '
+                                 '(as the released reader, which fails at the first row past '
+                                 'the labels); give a linelist_file')
+            return list(range(num_images))
         where = f'MeshTSVDataset linelist {self.linelist_file}'
         if not osp.isfile(self.linelist_file):
             raise FileNotFoundError(f'{where}: file not found')
@@ -231,6 +276,9 @@ class MeshTSVDataset(MeshDataset):
                 if not 0 <= row < num_rows:
                     raise ValueError(f'{where}, line {number}: row {row} outside the '
                                      f'{num_rows} rows of {self.ann_file}')
+                if row >= num_images:
+                    raise ValueError(f'{where}, line {number}: row {row} outside the '
+                                     f'{num_images} rows of the image TSV {self.img_file}')
                 rows.append(row)
         if not rows:
             raise ValueError(f'{where}: lists no rows')
@@ -259,6 +307,11 @@ class MeshTSVDataset(MeshDataset):
             raise ValueError(f'{label}, scale: must be a positive number, got {scale}')
         num_joints = self.num_joints
         pose = _flagged(person, 'pose', 'has_smpl', label)
+        if self.strict:
+            keypoints = _flagged(person, '2d_joints', 'has_2d_joints', label)
+        else:
+            # As released: the 2D loss reads the confidences, never has_2d_joints.
+            keypoints = person.get('2d_joints')
         betas = None
         if pose is not None:
             if 'betas' not in person:
@@ -269,8 +322,7 @@ class MeshTSVDataset(MeshDataset):
             index=index,
             bbox=square_bbox(center, scale * self.scale_unit),
             num_joints=num_joints,
-            keypoints=_joints(_flagged(person, '2d_joints', 'has_2d_joints', label),
-                              num_joints, 3),
+            keypoints=_joints(keypoints, num_joints, 3),
             joints_3d=_joints(_flagged(person, '3d_joints', 'has_3d_joints', label),
                               num_joints, 4),
             pose=_checked_pose_length(pose, self.pose_dim, self.mesh_type, label),
@@ -280,18 +332,24 @@ class MeshTSVDataset(MeshDataset):
             gender=Gender.parse(person.get('gender'), f'{label}, gender'),
             img_path=key,
             img_id=row,
-            extra=dict(tsv_row=row))
+            extra=dict(tsv_row=row),
+            keep_unconfident_joints_3d=not self.strict)
 
     def load_data_list(self) -> List[dict]:
-        """One sample per person of every selected label row, in linelist (or row) order."""
+        """The samples of every selected label row (its first person, or each person with
+        ``persons='all'``), in linelist (or row) order."""
         where = f'MeshTSVDataset({self.ann_file})'
         labels = TSVFile(self.ann_file)
         if len(labels) != len(self.img_tsv):
-            raise ValueError(f'{where}: {len(labels)} label rows but {len(self.img_tsv)} rows '
-                             f'in the image TSV {self.img_file}')
+            message = (f'{where}: {len(labels)} label rows but {len(self.img_tsv)} rows in '
+                       f'the image TSV {self.img_file}')
+            if self.strict:
+                raise ValueError(message)
+            warnings.warn(f'{message}; both are indexed by the same row numbers, as the '
+                          'released reader does (strict=True refuses this)')
         data_list: List[dict] = []
         # Rows are read one at a time, so memory holds one JSON row at once.
-        for row in self._selected_rows(len(labels)):
+        for row in self._selected_rows(len(labels), len(self.img_tsv)):
             columns = labels.read_row(row)
             if len(columns) < 2:
                 raise ValueError(f'{where}, row {row}: expected "key<TAB>JSON", got '
@@ -306,6 +364,8 @@ class MeshTSVDataset(MeshDataset):
             if not isinstance(persons, list) or not persons:
                 raise ValueError(f'{where}, row {row}: the label must be a non-empty JSON list '
                                  f'of persons, got {columns[1][:80]!r}')
+            if self.persons == 'first':
+                persons = persons[:1]
             for person in persons:
                 data_list.append(self._person(person, len(data_list), row, columns[0], where))
         labels.close()
@@ -318,8 +378,16 @@ class MeshTSVDataset(MeshDataset):
         where = f'MeshTSVDataset image TSV {self.img_file}, row {row}'
         columns = self.img_tsv.read_row(row)
         if columns[0] != data_info['img_path']:
-            raise ValueError(f'{where}: image key {columns[0]!r} differs from the label key '
-                             f'{data_info["img_path"]!r} of the same row in {self.ann_file}')
+            message = (f'{where}: image key {columns[0]!r} differs from the label key '
+                       f'{data_info["img_path"]!r} of the same row in {self.ann_file}')
+            if self.strict:
+                raise ValueError(message)
+            if not self._key_mismatch_reported:
+                # The released reader pairs rows by number and never compares their keys.
+                self._key_mismatch_reported = True
+                warnings.warn(f'{message}; the row is used as the released reader would '
+                              '(strict=True refuses this; further mismatches of this '
+                              'dataset are not reported)')
         img = decode_image(columns[-1], where)
         data_info['img'] = img
         data_info['img_shape'] = img.shape[:2]

@@ -2,17 +2,23 @@
 from .atomic_checkpoint_hook import ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend
 from .autocast_optim_wrapper import AutocastOptimWrapper
 from .checkpoint_compat import allow_mmengine_checkpoints, mmengine_checkpoint_globals
+from .checkpoint_match import (CheckpointMatchHook, CheckpointMismatchError,
+                               load_matching_checkpoint)
 from .checkpoint_lookup import (find_resumable_checkpoint, is_complete_checkpoint,
                                 read_last_checkpoint)
 from .resume_state_hook import ResumeStateHook
 from .rng_state import capture_rng_state, restore_rng_state
+from .sample_seed_hook import SampleSeedHook
 from .sampler_position import SkipFirstSamples, start_sampler_at
 
-REGISTERED_HOOKS = ('ResumeStateHook', 'AtomicCheckpointHook')
+REGISTERED_HOOKS = ('ResumeStateHook', 'AtomicCheckpointHook', 'SampleSeedHook',
+                    'CheckpointMatchHook')
 REGISTERED_OPTIM_WRAPPERS = ('AutocastOptimWrapper', )
 
 __all__ = ['ATOMIC_BACKEND', 'AtomicCheckpointHook', 'AtomicLocalBackend',
            'find_resumable_checkpoint', 'is_complete_checkpoint', 'read_last_checkpoint',
            'AutocastOptimWrapper', 'allow_mmengine_checkpoints', 'mmengine_checkpoint_globals',
-           'ResumeStateHook', 'capture_rng_state', 'restore_rng_state', 'SkipFirstSamples',
-           'start_sampler_at', 'REGISTERED_HOOKS', 'REGISTERED_OPTIM_WRAPPERS']
+           'ResumeStateHook', 'SampleSeedHook', 'capture_rng_state', 'restore_rng_state',
+           'SkipFirstSamples', 'start_sampler_at', 'CheckpointMatchHook',
+           'CheckpointMismatchError', 'load_matching_checkpoint', 'REGISTERED_HOOKS',
+           'REGISTERED_OPTIM_WRAPPERS']

@@ -23,20 +23,30 @@ their own generators for the per-epoch base seed torch's DataLoader draws when i
 pass, which would otherwise consume one number of the global torch generator at an epoch's
 start, before a mid-epoch checkpoint, and again when the resumed run starts the epoch.
 
-With one process, ``num_workers=0`` and ``randomness.deterministic=True``, a run killed and
-resumed ends with the weights of an uninterrupted run (tests/engine/test_exact_resume.py).
-Not covered: the generators of dataloader worker processes (their augmentation draws restart
-from the worker seed, so with ``num_workers > 0`` the remaining samples of the resumed epoch
-are augmented differently), ranks other than 0 under DDP (the checkpoint is written by rank 0,
-whose generator states every rank restores), and ``IterBasedTrainLoop`` (which replays its
-dataloader itself; only the generators are restored).
+Under DDP every rank restores its own generators: mmengine writes a checkpoint from rank 0
+only (``Runner.save_checkpoint`` is ``master_only``, and so is the ``before_save_checkpoint``
+event), so this hook wraps the runner's ``save_checkpoint``, which every rank calls, to gather
+each rank's state first (``all_gather_object``) and stores them as
+``resume_state['rng_per_rank']``; ``resume_state['rng']`` stays rank 0's (what a checkpoint
+written before held, and what every rank restores from such a checkpoint). A resume with
+another number of processes warns and restores rank 0's generators on every rank.
+
+With ``randomness.deterministic=True`` and the per-sample augmentation seeds of
+:class:`~fastmetro_mm.engine.SampleSeedHook` (which make the dataloader workers' generators
+irrelevant), a run killed and resumed ends with the weights of an uninterrupted run, with or
+without dataloader workers (tests/engine/test_exact_resume.py) and under DDP
+(tests/engine/test_resume_state_ddp.py). Not covered: ``IterBasedTrainLoop`` (which replays
+its dataloader itself; only the generators are restored), and a training dataset without
+per-sample seeds loaded by workers (its remaining samples of the resumed epoch are augmented
+from restarted worker generators).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import functools
+from typing import Any, Dict, List, Optional
 
 import torch
-from mmengine.dist import get_world_size
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpose.registry import HOOKS
@@ -69,13 +79,18 @@ class ResumeStateHook(Hook):
         self._skip: Optional[SkipFirstSamples] = None
         self._train_generator = torch.Generator()
         self._val_generator = torch.Generator()
+        self._rank_states: Optional[List[Dict[str, Any]]] = None  # gathered for one save
 
     # -- saving ---------------------------------------------------------------------------
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Adds ``checkpoint['resume_state']``: generators, sampler seed / state, position."""
-        state: Dict[str, Any] = dict(rng=capture_rng_state(), world_size=get_world_size(),
-                                     epoch=None, batches=0, samples=0, batch_size=None)
+        rank_states, self._rank_states = self._rank_states, None
+        if rank_states is None or len(rank_states) != get_world_size():
+            rank_states = [capture_rng_state()]  # one process (or saved by other means)
+        state: Dict[str, Any] = dict(rng=rank_states[0], rng_per_rank=rank_states,
+                                     world_size=get_world_size(), epoch=None, batches=0,
+                                     samples=0, batch_size=None)
         loader = runner.train_dataloader
         sampler = loader.sampler
         state['sampler_seed'] = getattr(sampler, 'seed', None)
@@ -108,8 +123,27 @@ class ResumeStateHook(Hook):
         self._pending = dict(checkpoint.get(CHECKPOINT_KEY) or {}, meta_epoch=meta.get('epoch'),
                              meta_iter=meta.get('iter'))
 
+    def _gather_before_saving(self, runner) -> None:
+        """Wraps ``runner.save_checkpoint`` to gather every rank's generators first.
+
+        Every rank calls ``save_checkpoint`` (the checkpoint hook decides alike everywhere);
+        only rank 0 runs its body and the ``before_save_checkpoint`` event.
+        """
+        save = runner.save_checkpoint
+        if get_world_size() == 1 or getattr(save, '_gathers_rank_rng', False):
+            return
+
+        @functools.wraps(save)
+        def gather_then_save(*args, **kwargs):
+            self._rank_states = all_gather_object(capture_rng_state())
+            return save(*args, **kwargs)
+
+        gather_then_save._gathers_rank_rng = True  # type: ignore[attr-defined]
+        runner.save_checkpoint = gather_then_save
+
     def before_train(self, runner) -> None:
         """Gives the dataloaders their own base-seed generators; drops a load_from state."""
+        self._gather_before_saving(runner)
         for loader, generator in ((runner.train_dataloader, self._train_generator),
                                   (self._val_loader(runner), self._val_generator)):
             if loader is not None and loader.generator is None:
@@ -133,7 +167,7 @@ class ResumeStateHook(Hook):
         pending, self._pending = self._pending, None
         if pending is not None:
             skipped_batches = self._restore_position(runner, pending)
-            restore_rng_state(pending['rng'], source=self._pending_source)
+            restore_rng_state(self._own_rng_state(runner, pending), source=self._pending_source)
             runner.logger.info(
                 f'ResumeStateHook: restored the random generators of the '
                 f'{self._pending_source}' + (f' and skip the {skipped_batches} batches of epoch '
@@ -159,6 +193,20 @@ class ResumeStateHook(Hook):
     def _val_loader(runner) -> Optional[Any]:
         loop = runner.val_loop
         return None if loop is None else loop.dataloader
+
+    def _own_rng_state(self, runner, pending: Dict[str, Any]) -> Dict[str, Any]:
+        """This rank's saved generators; rank 0's for an old or other-sized checkpoint."""
+        per_rank = pending.get('rng_per_rank')
+        if per_rank is None:  # written before states were gathered per rank
+            return pending['rng']
+        if len(per_rank) != get_world_size():
+            if get_rank() == 0:
+                runner.logger.warning(
+                    f'ResumeStateHook: the {self._pending_source} holds the random generators '
+                    f'of {len(per_rank)} process(es), this run has {get_world_size()}: every '
+                    "rank restores rank 0's generators")
+            return pending['rng']
+        return per_rank[get_rank()]
 
     def _restore_position(self, runner, pending: Dict[str, Any]) -> int:
         """Puts the sampler at the saved position; returns the batches it skips."""

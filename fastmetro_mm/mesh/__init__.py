@@ -16,8 +16,10 @@ from .joint_regressor import JointRegressor
 from .joint_sets import (H36M_17, H36M_TO_J14, J14, J24, J24_TO_J14, MANO_16, MANO_21,
                          MANO_21_REORDER, MANO_FINGERTIP_VERTEX_IDS, SMPL_24, JointSet,
                          centre_on_root, root_point)
+from .mano_layer_joints import mano_layer_joints
 from .mesh_type import MESH_TYPES, MeshType, get_mesh_type
 from .model_file import load_model_file
+from .model_names import model_file_names, resolve_model_file
 from .procrustes import SimilarityTransform, similarity_procrustes
 from .topology import adjacency_from_faces
 from .upsampler import MeshUpsampler
@@ -31,6 +33,7 @@ __all__ = [
     'translation_to_crop_cam', 'weak_perspective_to_image', 'JointRegressor', 'H36M_17',
     'H36M_TO_J14', 'J14', 'J24', 'J24_TO_J14', 'MANO_16', 'MANO_21', 'MANO_21_REORDER',
     'MANO_FINGERTIP_VERTEX_IDS', 'SMPL_24', 'JointSet', 'centre_on_root', 'root_point',
+    'mano_layer_joints', 'model_file_names', 'resolve_model_file',
     'MESH_TYPES', 'MeshType', 'get_mesh_type', 'load_model_file', 'SimilarityTransform',
     'similarity_procrustes', 'adjacency_from_faces', 'MeshUpsampler', 'upsampling_matrix',
 ]

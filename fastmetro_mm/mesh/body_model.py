@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .gender import SMPL_GENDERS
 from .model_file import MANO_KEYS, SMPL_KEYS, load_model_file, to_smplx_struct
+from .model_names import resolve_model_file
 
 PathLike = Union[str, Path]
 
@@ -38,28 +39,17 @@ class BodyModelOutput(NamedTuple):
     joints: Tensor
 
 
-def _resolve_path(path: PathLike, file_stem: str) -> Path:
-    """A model file, or a folder holding ``<file_stem>.pkl`` / ``<file_stem>.npz``."""
-    path = Path(path)
-    if not path.is_dir():
-        return path
-    for suffix in ('.pkl', '.npz'):
-        candidate = path / f'{file_stem}{suffix}'
-        if candidate.is_file():
-            return candidate
-    # load_model_file raises the FileNotFoundError that says where the files go.
-    return path / f'{file_stem}.pkl'
-
-
 class BodyModel(nn.Module):
     """SMPL (24 joints) or MANO (16 joints) body model built from a model file.
 
     Args:
         model_path: The model file (``.pkl``, chumpy allowed, or ``.npz``), or a folder
-            holding ``SMPL_{GENDER}.pkl`` / ``MANO_{RIGHT,LEFT}.pkl``.
+            holding ``SMPL_{GENDER}.pkl`` / ``MANO_{RIGHT,LEFT}.pkl`` or the files' official
+            names (``basicModel_neutral_lbs_10_207_0_v1.0.0.pkl``, ...); a path named like
+            one of them stands for its folder (see :func:`.model_names.resolve_model_file`).
         model_type: ``'smpl'`` or ``'mano'``.
         gender: SMPL only: ``'neutral'``, ``'male'`` or ``'female'`` (picks the file when
-            ``model_path`` is a folder).
+            ``model_path`` is a folder or a model file name).
         is_rhand: MANO only: right (True) or left hand.
         flat_hand_mean: MANO only: if False (MANO's convention, used by METRO/FastMETRO),
             axis-angle hand poses are offsets from the file's ``hands_mean``; if True the
@@ -86,12 +76,8 @@ class BodyModel(nn.Module):
             raise ValueError(f'BodyModel: gender must be one of {SMPL_GENDERS}, got '
                              f'{gender!r}')
         self.model_type = model_type
-        if model_type == 'smpl':
-            path = _resolve_path(model_path, f'SMPL_{gender.upper()}')
-            keys = SMPL_KEYS
-        else:
-            path = _resolve_path(model_path, 'MANO_RIGHT' if is_rhand else 'MANO_LEFT')
-            keys = MANO_KEYS
+        path = resolve_model_file(model_path, model_type, gender, is_rhand)
+        keys = SMPL_KEYS if model_type == 'smpl' else MANO_KEYS
         num_joints = NUM_MODEL_JOINTS[model_type]
         model = load_model_file(path, keys, num_vertices=num_vertices, num_joints=num_joints)
         num_pose_basis = model['posedirs'].shape[-1]

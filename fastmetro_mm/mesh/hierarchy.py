@@ -20,6 +20,7 @@ from typing import List, Sequence, Tuple, Union
 import numpy as np
 import scipy.sparse as sp
 
+from .array_file import open_npz, read_member
 from .atomic_file import atomic_write
 from .decimation import quadric_edge_collapse
 from .topology import adjacency_from_faces, validate_faces
@@ -147,13 +148,15 @@ class MeshHierarchy:
         if not os.path.isfile(path):
             raise FileNotFoundError(f'mesh hierarchy file not found: {path}')
         # latin1: the official files were pickled by Python 2.
-        with np.load(path, allow_pickle=True, encoding='latin1') as archive:
+        with open_npz(path, 'a mesh hierarchy file (keys A, U, D, F)', allow_pickle=True,
+                      encoding='latin1') as archive:
             missing = [key for key in _REQUIRED_KEYS if key not in archive.files]
             if missing:
                 raise KeyError(f'{path}: missing key(s) {missing}; a mesh hierarchy file '
                                f'needs {list(_REQUIRED_KEYS)}, found {archive.files}')
             # Indexing the archive unpickles one key at a time, so 'M' is never touched.
-            entries = {key: _object_entries(archive[key], path, key) for key in _REQUIRED_KEYS}
+            entries = {key: _object_entries(read_member(archive, key, path), path, key)
+                       for key in _REQUIRED_KEYS}
         adjacency = [_as_csc(item, path, 'A', level) for level, item in enumerate(entries['A'])]
         down = [_as_csc(item, path, 'D', level) for level, item in enumerate(entries['D'])]
         up = [_as_csc(item, path, 'U', level) for level, item in enumerate(entries['U'])]

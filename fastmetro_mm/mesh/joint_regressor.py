@@ -15,6 +15,7 @@ import scipy.sparse
 import torch
 from torch import Tensor, nn
 
+from .array_file import load_npy, open_npz, read_member
 from .joint_sets import MANO_21_REORDER, MANO_FINGERTIP_VERTEX_IDS
 
 MatrixLike = Union[np.ndarray, Tensor, scipy.sparse.spmatrix, scipy.sparse.sparray]
@@ -141,19 +142,24 @@ class JointRegressor(nn.Module):
                 '(e.g. J_regressor_h36m_correct.npy) are not shipped; put them in the data '
                 'folder, e.g. data/body_models/J_regressor_h36m_correct.npy')
         suffix = path.suffix.lower()
+        what = 'a (K, V) joint regressor'
         if suffix == '.npy':
-            matrix = np.load(path, allow_pickle=False)
+            matrix = load_npy(path, what)
         elif suffix == '.npz':
-            with np.load(path, allow_pickle=False) as npz:
+            with open_npz(path, what) as npz:
                 files = list(npz.files)
                 if {'format', 'shape', 'indptr', 'indices', 'data'} <= set(files):
-                    matrix = scipy.sparse.load_npz(path)
+                    try:
+                        matrix = scipy.sparse.load_npz(path)
+                    except (ValueError, OSError) as err:
+                        raise ValueError(f'{path}: not a readable scipy.sparse .npz '
+                                         f'regressor ({err})') from None
                 elif key is not None:
                     if key not in files:
                         raise KeyError(f'{path}: no array {key!r}; arrays: {files}')
-                    matrix = npz[key]
+                    matrix = read_member(npz, key, path)
                 elif len(files) == 1:
-                    matrix = npz[files[0]]
+                    matrix = read_member(npz, files[0], path)
                 else:
                     raise ValueError(f'{path}: holds several arrays {files}; pass key= to '
                                      'choose the (K, V) regressor')
@@ -165,6 +171,12 @@ class JointRegressor(nn.Module):
         if (len(shape) != 2 or (num_vertices is not None and shape[1] != num_vertices)
                 or (num_joints is not None and shape[0] != num_joints)):
             raise ValueError(f'{path}: regressor has shape {shape}, expected {expected}')
+        values = matrix.data if scipy.sparse.issparse(matrix) else np.asarray(matrix)
+        if not np.issubdtype(values.dtype, np.number):
+            raise TypeError(f'{path}: expected a numeric (K, V) regressor, got dtype '
+                            f'{values.dtype}')
+        if not np.isfinite(values).all():
+            raise ValueError(f'{path}: the regressor holds NaN or infinite weights')
         return cls(matrix, select=select)
 
     @classmethod

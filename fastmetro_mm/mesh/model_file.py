@@ -162,6 +162,30 @@ def _check_consistency(model: Dict[str, Any], path: Path,
                              f'expected [0, {num_verts - 1}]')
 
 
+def _kind(has_hand_keys: bool) -> str:
+    return 'MANO' if has_hand_keys else 'SMPL'
+
+
+def _check_kind(model: Dict[str, Any], path: Path, keys: Sequence[str]) -> None:
+    """An SMPL file where a MANO file is expected (or the reverse) is named as such."""
+    if not all(key in keys for key in SMPL_KEYS):
+        return  # a partial read (e.g. v_template and f of either model)
+    hand_keys = [key for key in MANO_KEYS if key not in SMPL_KEYS]
+    wanted = _kind(any(key in keys for key in hand_keys))
+    found = _kind('hands_components' in model)
+    if wanted == found or not all(key in model for key in SMPL_KEYS):
+        return
+    vertices = _shape(model['v_template'])[:1] or ('?', )
+    joints = _shape(model['J_regressor'])[:1] or ('?', )
+    hint = {'MANO': "mesh_type='hand' / model_type='mano' read MANO_RIGHT.pkl or MANO_LEFT.pkl",
+            'SMPL': "mesh_type='body' / model_type='smpl' read SMPL_{NEUTRAL,MALE,FEMALE}.pkl"}
+    article = {'SMPL': 'an', 'MANO': 'a'}
+    hands = 'with' if found == 'MANO' else 'no'
+    raise ValueError(f'{path}: this is {article[found]} {found} file ({vertices[0]} vertices, '
+                     f'{joints[0]} joints, {hands} hands_components), but {article[wanted]} '
+                     f'{wanted} file was expected ({hint[wanted]})')
+
+
 def load_model_file(path: PathLike,
                     required_keys: Iterable[str] = SMPL_KEYS,
                     num_vertices: Optional[int] = None,
@@ -200,6 +224,7 @@ def load_model_file(path: PathLike,
                          "expected '.pkl' or '.npz'")
 
     keys = tuple(required_keys)
+    _check_kind(model, path, keys)
     missing = [key for key in keys if key not in model]
     if missing:
         raise ValueError(f'{path}: not an SMPL/MANO model file: missing keys {missing} '

@@ -68,6 +68,8 @@ def test_video_demo_writes_one_output_frame_per_input_frame(mesh_checkpoint, fra
     assert numbers['vertices_cam'].shape == (10, 6890, 3)
     assert list(numbers['image']) == [str(i) for i in range(10)]
     assert len(list((tmp_path / 'objs').glob('*.obj'))) == 10
+    # Written through a temporary file beside it (atomically): nothing else is left.
+    assert sorted(p.name for p in out.parent.iterdir()) == ['clip_mesh.mp4', 'clip_mesh.npz']
 
 
 def test_image_demo_writes_overlays_obj_meshes_numbers_and_attention(mesh_checkpoint, frames,

@@ -1,11 +1,13 @@
-"""save_obj round-trips through trimesh; save_predictions writes every person's numbers."""
+"""save_obj round-trips through trimesh; save_predictions writes every person's numbers;
+every writer is atomic and refuses to overwrite unless asked."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 import trimesh
 
-from fastmetro_mm.apis import MeshPrediction, save_obj, save_predictions
+from fastmetro_mm.apis import MeshPrediction, save_image, save_obj, save_predictions
 
 
 def _person(rng, num_vertices=30, num_joints=4, with_smpl=False):
@@ -51,3 +53,49 @@ def test_predictions_npz_and_json_hold_every_person(tmp_path):
     with pytest.raises(ValueError, match='smpl_betas is missing'):
         save_predictions(tmp_path / 'q.npz', [[_person(rng, with_smpl=True), _person(rng)]],
                          ['x'])
+
+
+def test_writers_refuse_an_existing_file_unless_asked_and_name_it(tmp_path):
+    rng = np.random.default_rng(2)
+    frames = [[_person(rng)]]
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    image = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    writers = [('p.npz', lambda path, **kw: save_predictions(path, frames, ['a'], **kw)),
+               ('p.json', lambda path, **kw: save_predictions(path, frames, ['a'], **kw)),
+               ('m.obj', lambda path, **kw: save_obj(path, sphere.vertices, sphere.faces, **kw)),
+               ('i.png', lambda path, **kw: save_image(path, image, **kw))]
+    for name, write in writers:
+        path = tmp_path / name
+        path.write_bytes(b'precious')
+        with pytest.raises(FileExistsError, match=f'{path}.*overwrite=True'):
+            write(path)
+        assert path.read_bytes() == b'precious'
+        write(path, overwrite=True)
+        assert path.read_bytes() != b'precious'
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / 'i.png'))[..., ::-1], image)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n, _ in writers)
+
+
+def test_a_failure_half_way_through_writing_leaves_no_partial_file(tmp_path):
+    """The archive holds its first arrays when the writer meets a field it refuses (an object
+    array: numbers files hold no pickles): a real failure in the middle of the real write."""
+    rng = np.random.default_rng(3)
+    bad = _person(rng)
+    bad.smpl_betas = np.array([object()], dtype=object)  # sorted after bbox, cam, ...
+    path = tmp_path / 'p.npz'
+    with pytest.raises(ValueError, match=f'{path}: field smpl_betas'):
+        save_predictions(path, [[bad]], ['a'])
+    assert list(tmp_path.iterdir()) == []  # no p.npz, no temporary file
+    path.write_bytes(b'precious')  # with overwrite=True the old file survives a failure
+    with pytest.raises(ValueError, match='field smpl_betas'):
+        save_predictions(path, [[bad]], ['a'], overwrite=True)
+    assert path.read_bytes() == b'precious'
+    assert [p.name for p in tmp_path.iterdir()] == ['p.npz']
+
+
+def test_save_image_checks_the_array_and_the_suffix(tmp_path):
+    with pytest.raises(ValueError, match='uint8 RGB'):
+        save_image(tmp_path / 'a.png', np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"'\.xyz'"):
+        save_image(tmp_path / 'a.xyz', np.zeros((4, 4, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []

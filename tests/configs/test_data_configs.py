@@ -147,7 +147,7 @@ WRITERS = {'SPINNpzDataset': write_npz_source, 'MeshTSVDataset': write_tsv_sourc
 def write_fixtures(dataset: ConfigDict, rng: np.random.Generator) -> int:
     """Writes the files of a dataset config (recursing into CombinedDataset); returns how
     many leaf datasets it wrote."""
-    if dataset.type == 'CombinedDataset':
+    if dataset.type in ('CombinedDataset', 'MeshCombinedDataset'):
         return sum(write_fixtures(source, rng) for source in dataset.datasets)
     if dataset.type not in WRITERS:
         raise AssertionError(f'no fixture writer for dataset type {dataset.type}')
@@ -274,7 +274,8 @@ def test_npz_twin_data_bases_build_and_deliver_a_batch(name, tmp_path, synthetic
 def test_body_mix_sources_and_official_files():
     cfg = Config.fromfile(str(CONFIG_DIR / 'fastmetro_l_h64_h36m.py'))
     sources = cfg.train_dataloader.dataset.datasets
-    assert [s.data_root for s in sources] == ['data/h36m', 'data/coco', 'data/muco',
+    # METRO's folder names (its download docs), so the unpacked release needs no links.
+    assert [s.data_root for s in sources] == ['data/human3.6m', 'data/coco_smpl', 'data/muco',
                                               'data/up3d', 'data/mpii']
     assert sources[0].ann_file == 'smpl/train.label.smpl.p1.tsv'
     assert cfg.val_dataloader.dataset.yaml_file == 'valid.protocol2.yaml'

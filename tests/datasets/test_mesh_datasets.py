@@ -271,7 +271,7 @@ def test_tsv_dataset_every_field(tmp_path):
               [metro_person(rng, 0, 'f', leading_axis=False),
                metro_person(rng, 1, 'none')]]
     img_file, label_file = write_metro(tmp_path, labels)
-    dataset = MeshTSVDataset(ann_file=label_file, img_file=img_file)
+    dataset = MeshTSVDataset(ann_file=label_file, img_file=img_file, persons='all')
     assert len(dataset) == 3  # one sample per person
     persons = [labels[0][0], labels[1][0], labels[1][1]]
     for i, (person, row) in enumerate(zip(persons, (0, 1, 1))):
@@ -355,7 +355,8 @@ def test_tsv_dataset_linelist_selects_rows_in_its_order(tmp_path):
     (tmp_path / 'smpl').mkdir()
     (tmp_path / 'smpl' / 'train.linelist.tsv').write_text('2\t0\n0\n\n')
     dataset = MeshTSVDataset(data_root=str(tmp_path), ann_file='train.label.tsv',
-                             img_file='train.img.tsv', linelist_file='smpl/train.linelist.tsv')
+                             img_file='train.img.tsv', linelist_file='smpl/train.linelist.tsv',
+                             persons='all')
     # Row 2's two persons, then row 0's; images come from the same rows.
     assert len(dataset) == 3
     assert [dataset.get_data_info(i)['tsv_row'] for i in range(3)] == [2, 2, 0]

@@ -70,16 +70,18 @@ def _set_input_size(pipeline: list, size: tuple) -> None:
 
 
 def write_tiny_config(path: Path, with_resume_hook: bool = True,
-                      stall_on: Optional[str] = None) -> Path:
+                      stall_on: Optional[str] = None, num_workers: int = 0) -> Path:
     """The synthetic config at test size (see the module docstring), written to ``path``.
 
     ``stall_on``: a checkpoint file name whose write stalls half-way (for a kill there).
+    ``num_workers``: dataloader workers (persistent ones, as the configs have, when > 0).
     """
     cfg = Config.fromfile(str(CONFIG))
     cfg.model.backbone.depth = 18
     cfg.model.head.in_channels = 512
     for loader, batch_size in ((cfg.train_dataloader, 2), (cfg.val_dataloader, 1)):
-        loader.update(batch_size=batch_size, num_workers=0, persistent_workers=False)
+        loader.update(batch_size=batch_size, num_workers=num_workers,
+                      persistent_workers=num_workers > 0)
         _set_input_size(loader.dataset.pipeline, (64, 64))
     cfg.test_dataloader = cfg.val_dataloader
     cfg.train_cfg.update(max_epochs=MAX_EPOCHS, val_interval=1)
@@ -232,3 +234,31 @@ def test_killed_anywhere_and_resumed_matches_uninterrupted(workspace):
         _assert_same_training_state(a, b, optimizer=not name.startswith('best_'))
     a = torch.load(work_a / final, map_location='cpu')
     assert a['meta']['iter'] == ITERS_PER_EPOCH * MAX_EPOCHS
+
+
+def test_killed_and_resumed_with_dataloader_workers_matches_uninterrupted(workspace):
+    """With 2 persistent dataloader workers per loader, kill 1 of the scenario above and a
+    resume to the end. The samples of epoch 1 after ``iter_3.pth`` are augmented in other
+    workers than in run A (the resumed pass starts at batch 4); SampleSeedHook draws each
+    sample's augmentation from (seed, epoch, index), so they are augmented alike."""
+    config = write_tiny_config(workspace / 'tiny_workers.py', num_workers=2)
+    work_a, work_b = workspace / 'workers_a', workspace / 'workers_b'
+    output = workspace / 'workers_b1.out'
+    run_a = _start(_train_cmd(config, work_a.name), workspace, workspace / 'workers_a.out')
+    try:
+        kill_when(_start(_train_cmd(config, work_b.name), workspace, output),
+                  _validating(output, 1), 'validation of epoch 1', output)
+        assert _checkpoint_files(work_b) == ['iter_3.pth']
+        assert run_a.wait(timeout=600) == 0, \
+            f'run A failed:\n{_tail(workspace / "workers_a.out")}'
+    finally:
+        run_a.kill()
+        run_a.wait()
+    log = _run(_train_cmd(config, work_b.name, '--resume'), cwd=workspace)
+    assert 'resumed epoch: 0, iter: 3' in log and 'skip the 3 batches of epoch 1' in log
+    assert len(_trained_iterations(log)) == ITERS_PER_EPOCH * MAX_EPOCHS - 3
+    assert _checkpoint_files(work_b) == _checkpoint_files(work_a)
+    for name in _checkpoint_files(work_a):
+        a = torch.load(work_a / name, map_location='cpu')
+        b = torch.load(work_b / name, map_location='cpu')
+        _assert_same_training_state(a, b, optimizer=not name.startswith('best_'))

@@ -29,3 +29,22 @@ def test_an_error_while_writing_leaves_nothing(tmp_path):
             stream.write(b'half')
             raise RuntimeError('writer failed')
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_the_suffix_and_publishes_only_on_success(tmp_path):
+    from fastmetro_mm.mesh.atomic_file import atomic_path
+    path = tmp_path / 'clip.mp4'
+    with atomic_path(path) as temporary:
+        assert temporary.parent == tmp_path and temporary.suffix == '.mp4'
+        assert not path.exists()
+        temporary.write_bytes(b'video')
+    assert path.read_bytes() == b'video'
+    with pytest.raises(FileExistsError, match='clip.mp4'):
+        with atomic_path(path):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_path(path, overwrite=True) as temporary:
+            temporary.write_bytes(b'half')
+            raise RuntimeError('writer failed')
+    assert path.read_bytes() == b'video'
+    assert [p.name for p in tmp_path.iterdir()] == ['clip.mp4']

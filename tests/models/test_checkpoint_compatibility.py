@@ -59,7 +59,10 @@ def test_old_checkpoint_loads_strictly_with_the_same_outputs(files, name, form):
     got = run(model, num_joints, pose_dim)
     assert set(got['outputs']) == set(expected['outputs'])
     for key, value in expected['outputs'].items():
-        torch.testing.assert_close(got['outputs'][key], value, rtol=0, atol=1e-6,
+        # The fixtures were written with torch's default 2 CPU threads; another thread count
+        # sums in another order, which moves pixel keypoints (~200) by a float32 rounding step
+        # (3e-5): hence the relative term.
+        torch.testing.assert_close(got['outputs'][key], value, rtol=1e-6, atol=1e-6,
                                    msg=lambda text, key=key: f'{name} {form}: {key}: {text}')
     assert set(got['losses']) == set(expected['losses'])
     for key, value in expected['losses'].items():

@@ -66,7 +66,7 @@ class AnyFactsNetwork(FactRecordingNetwork):
         self.all_facts = facts
 
 
-def test_network_gets_the_facts_it_names_and_the_config_wins(files):
+def test_network_gets_the_facts_it_names_and_a_contradicting_config_value_is_an_error(files):
     hierarchy = MeshHierarchy.from_npz(files / 'body.npz')
     head = MODELS.build(mesh_head_cfg(files, dict(type='FactRecordingNetwork', scale=0.5)))
     facts = head.network.facts
@@ -88,9 +88,9 @@ def test_network_gets_the_facts_it_names_and_the_config_wins(files):
     pelvis = np.load(files / 'h36m.npy')[0] @ pred.vertices[0].astype(np.float64)
     np.testing.assert_allclose(pelvis, 0, atol=1e-6)
 
-    # A value in the config wins over the fact (and the network checks it against the mesh).
-    with pytest.raises(ValueError, match='12 vertex tokens requested but the mesh adjacency '
-                                         'has 11'):
+    # A config value that contradicts a size the head knows is named with both values.
+    with pytest.raises(ValueError, match='sets num_vertices=12, but the head knows '
+                                         'num_vertices=11'):
         MODELS.build(mesh_head_cfg(files, dict(type='FastMETRONetwork', num_vertices=12)))
 
 

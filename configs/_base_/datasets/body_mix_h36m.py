@@ -3,10 +3,11 @@
 # files). For the same sources in SPIN / MMPose 0.x npz files, list
 # './_base_/datasets/body_mix_h36m_npz.py' in place of this file: it defines the same names.
 #
-# Layout under data/ (the folders of METRO's datasets release, renamed; see README):
-#   data/h36m/   train.img.tsv, smpl/train.label.smpl.p1.tsv, smpl/train.linelist.smpl.p1.tsv,
-#                valid.protocol2.yaml + valid_protocol2/valid.{img,label,linelist}.tsv
-#   data/coco/   train.img.tsv, smpl/train.label.tsv, smpl/train.linelist.tsv  (coco_smpl)
+# Layout under data/ (the folders of METRO's datasets release, as its download docs name
+# them: unpack human3.6m.tar, coco_smpl.tar, ... into data/; see docs/data.md):
+#   data/human3.6m/  train.img.tsv, smpl/train.label.smpl.p1.tsv, smpl/train.linelist.smpl.p1.tsv,
+#                    valid.protocol2.yaml + valid_protocol2/valid.{img,label,linelist}.tsv
+#   data/coco_smpl/  train.img.tsv, smpl/train.label.tsv, smpl/train.linelist.tsv
 #   data/muco/   train.{img,label,linelist}.tsv
 #   data/up3d/   trainval.{img,label,linelist}.tsv
 #   data/mpii/   train.{img,label,linelist}.tsv
@@ -24,22 +25,24 @@ def _tsv_source(folder, img, label, linelist):
 
 
 body_mix_sources = [
-    _tsv_source('h36m', 'train.img.tsv', 'smpl/train.label.smpl.p1.tsv',
+    _tsv_source('human3.6m', 'train.img.tsv', 'smpl/train.label.smpl.p1.tsv',
                 'smpl/train.linelist.smpl.p1.tsv'),
-    _tsv_source('coco', 'train.img.tsv', 'smpl/train.label.tsv', 'smpl/train.linelist.tsv'),
+    _tsv_source('coco_smpl', 'train.img.tsv', 'smpl/train.label.tsv', 'smpl/train.linelist.tsv'),
     _tsv_source('muco', 'train.img.tsv', 'train.label.tsv', 'train.linelist.tsv'),
     _tsv_source('up3d', 'trainval.img.tsv', 'trainval.label.tsv', 'trainval.linelist.tsv'),
     _tsv_source('mpii', 'train.img.tsv', 'train.label.tsv', 'train.linelist.tsv'),
 ]
+# MMPose's CombinedDataset whose samples are augmented from (seed, epoch, index): exact
+# resume with dataloader workers (fastmetro_mm/datasets/combined_dataset.py).
 train_dataset = dict(
-    type='CombinedDataset',
+    type='MeshCombinedDataset',
     metainfo={{_base_.body_metainfo}},
     datasets=body_mix_sources,
     pipeline={{_base_.body_train_pipeline_224}})
 # The released evaluation set, through its yaml (valid_protocol2/valid.*.tsv).
 val_dataset = dict(
     type='MeshTSVDataset',
-    data_root=f'{body_data_root}/h36m',
+    data_root=f'{body_data_root}/human3.6m',
     yaml_file='valid.protocol2.yaml',
     test_mode=True,
     pipeline={{_base_.body_test_pipeline_224}})

@@ -3,13 +3,14 @@
 # body_mix_h36m.py, so a config switches format by listing this file in its place:
 #   _base_ = [..., './_base_/datasets/body_mix_h36m_npz.py']
 #
-# Layout under data/ (npz files under annotations/, image paths in them relative to the
-# dataset folder, as SPIN's dataset_extras / MMPose 0.x's mesh annotations store them):
-#   data/h36m/annotations/h36m_train.npz, h36m_valid_protocol2.npz   + data/h36m/images/...
-#   data/coco/annotations/coco_2014_train.npz                        + data/coco/train2014/...
-#   data/muco/annotations/muco_train.npz                             + data/muco/...
-#   data/up3d/annotations/up3d_trainval.npz                          + data/up3d/...
-#   data/mpii/annotations/mpii_train.npz                             + data/mpii/images/...
+# Layout under data/ (the dataset folders of body_mix_h36m.py; npz files under annotations/
+# with SPIN's / GraphCMR's names, image paths in them relative to the dataset folder, as
+# SPIN's dataset_extras / MMPose 0.x's mesh annotations store them):
+#   data/human3.6m/annotations/h36m_train.npz, h36m_valid_protocol2.npz + .../human3.6m/images/
+#   data/coco_smpl/annotations/coco_2014_train.npz               + data/coco_smpl/train2014/...
+#   data/muco/annotations/muco_train.npz                         + data/muco/...
+#   data/up3d/annotations/up_3d_trainval.npz                     + data/up3d/...
+#   data/mpii/annotations/mpii_train.npz                         + data/mpii/images/...
 #   data/body_models/   smpl/SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy (as the model)
 _base_ = ['./body_pipelines.py']
 
@@ -22,20 +23,22 @@ def _npz_source(folder, npz):
 
 
 body_mix_sources = [
-    _npz_source('h36m', 'h36m_train.npz'),
-    _npz_source('coco', 'coco_2014_train.npz'),
+    _npz_source('human3.6m', 'h36m_train.npz'),
+    _npz_source('coco_smpl', 'coco_2014_train.npz'),
     _npz_source('muco', 'muco_train.npz'),
-    _npz_source('up3d', 'up3d_trainval.npz'),
+    _npz_source('up3d', 'up_3d_trainval.npz'),
     _npz_source('mpii', 'mpii_train.npz'),
 ]
+# MMPose's CombinedDataset whose samples are augmented from (seed, epoch, index): exact
+# resume with dataloader workers (fastmetro_mm/datasets/combined_dataset.py).
 train_dataset = dict(
-    type='CombinedDataset',
+    type='MeshCombinedDataset',
     metainfo={{_base_.body_metainfo}},
     datasets=body_mix_sources,
     pipeline={{_base_.body_train_pipeline_224}})
 val_dataset = dict(
     type='SPINNpzDataset',
-    data_root=f'{body_data_root}/h36m',
+    data_root=f'{body_data_root}/human3.6m',
     ann_file='annotations/h36m_valid_protocol2.npz',
     data_prefix=dict(img=''),
     test_mode=True,

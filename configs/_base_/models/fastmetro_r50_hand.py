@@ -30,6 +30,9 @@ model = dict(
         body_model=dict(model_path=mano_model_file, flat_hand_mean=False),
         # No regressor file: MANO's 16 joints plus the 5 fingertip vertices (21 joints).
         joint_regressor_file=None,
+        # GT 3D joints from the annotation; the release config takes the MANO layer's instead
+        # (gt_joints_3d='body_model', configs/official/fastmetro_l_h64_freihand_release.py).
+        gt_joints_3d='annotation',
         network=dict(type='FastMETRONetwork', model_size='L', layout='paper'),
         # Paper eq. (1)-(6), as for the body.
         loss=dict(

@@ -80,6 +80,15 @@ class MeshHead(BaseHead):
         use_sample_gender: body only: build each GT mesh with the model of the sample's
             ``gender`` (:class:`Gender` codes); needs a model folder holding all three files.
             Off by default: the released code uses the neutral model.
+        gt_joints_3d: where the loss's GT 3D joints come from. 'annotation' (default): each
+            sample's ``joints_3d`` with ``joints_3d_visible`` and ``has_joints_3d``.
+            'body_model' (hand only), as the released FreiHAND training step: the MANO
+            layer's 21 joints of the sample's GT pose and shape (posed skeleton plus
+            fingertip vertices, see :func:`~fastmetro_mm.mesh.mano_layer_joints`), every
+            confidence 1, available exactly where ``has_smpl`` is; the samples' 3D joints
+            are then not read. The 2D terms are the same in both: like the released loss
+            they weight each joint by its ``keypoints_visible`` and read no per-sample 2D
+            flag (the release's ``has_2d_joints``, a copy of ``has_smpl``, is unused there).
         loss: loss config; it gets ``root_indices`` (the joint set's root),
             ``hierarchy_file`` and ``coarse_level`` when its constructor names them.
         smpl_regressor: body only: config of the released option that regresses SMPL
@@ -106,6 +115,7 @@ class MeshHead(BaseHead):
                  fingertip_vertex_ids: Sequence[int] = MANO_FINGERTIP_VERTEX_IDS,
                  mesh_root_rows: Union[str, Sequence[int], None] = 'preset',
                  use_sample_gender: bool = False,
+                 gt_joints_3d: str = 'annotation',
                  loss: ConfigType = dict(type='MeshLoss'),
                  smpl_regressor: OptConfigType = None,
                  smpl_loss: ConfigType = dict(type='SMPLParameterLoss'),
@@ -139,7 +149,8 @@ class MeshHead(BaseHead):
             build_mesh_root_regressor(joint_regressor_file, mesh_root_rows, kind,
                                       self.joint_regressor, owner),
             hierarchy, coarse, use_sample_gender, owner,
-            gt_root_joint=kind.gt_root_joint if mesh_root_rows == 'preset' else None)
+            gt_root_joint=kind.gt_root_joint if mesh_root_rows == 'preset' else None,
+            gt_joints_3d=gt_joints_3d)
 
         self.network = build_with_facts(network, dict(
             adjacency=hierarchy.adjacency[coarse],
@@ -345,6 +356,7 @@ class MeshHead(BaseHead):
                 ``joints_3d_visible`` (1, K), ``smpl_pose`` (1, 72 | 48), ``smpl_betas``
                 (1, b), ``has_smpl`` (1,), ``has_joints_3d`` (1,) and, with
                 ``use_sample_gender``, ``gender`` (1,); ``metainfo['input_size']`` is (w, h).
+                With ``gt_joints_3d='body_model'`` the three 3D-joint fields are not read.
             train_cfg: unused.
 
         Returns:

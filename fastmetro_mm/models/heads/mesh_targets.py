@@ -18,9 +18,13 @@ from fastmetro_mm.mesh.gender import SMPL_GENDERS, Gender
 from fastmetro_mm.mesh.hierarchy import MeshHierarchy
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
 from fastmetro_mm.mesh.joint_sets import root_point
+from fastmetro_mm.mesh.mano_layer_joints import mano_layer_joints
 from fastmetro_mm.mesh.mesh_type import MeshType
 
 from .sample_fields import gather_instances, input_sizes, instance_field
+
+#: Where GT 3D joints come from (``MeshHead(gt_joints_3d=...)``).
+GT_JOINTS_3D_SOURCES = ('annotation', 'body_model')
 
 
 def build_body_models(cfg: Mapping[str, Any], mesh_type: MeshType, use_sample_gender: bool,
@@ -148,13 +152,28 @@ class MeshTargets(nn.Module):
         owner: the head, for messages.
         gt_root_joint: body-model skeleton joint that GT meshes are centred on instead of the
             regressed root (:attr:`MeshType.gt_root_joint`: the hand's wrist), or None.
+        gt_joints_3d: 'annotation' reads ``joints_3d``, ``joints_3d_visible`` and
+            ``has_joints_3d`` from the samples. 'body_model' (MANO only), as the released
+            hand training step: the GT 3D joints are the MANO layer's 21 joints of the GT
+            pose and shape (:func:`mano_layer_joints`), every confidence is 1 and
+            ``has_joints_3d`` is ``has_smpl``; the samples' 3D joints are not read.
     """
 
     def __init__(self, body_models: nn.ModuleDict, joint_regressor: JointRegressor,
                  mesh_root_regressor: JointRegressor, hierarchy: MeshHierarchy,
                  coarse_level: int, use_sample_gender: bool, owner: str,
-                 gt_root_joint: Optional[int] = None) -> None:
+                 gt_root_joint: Optional[int] = None,
+                 gt_joints_3d: str = 'annotation') -> None:
         super().__init__()
+        if gt_joints_3d not in GT_JOINTS_3D_SOURCES:
+            raise ValueError(f'{owner} gt_joints_3d must be one of {GT_JOINTS_3D_SOURCES}, '
+                             f'got {gt_joints_3d!r}')
+        family = next(iter(body_models.values())).model_type
+        if gt_joints_3d == 'body_model' and family != 'mano':
+            raise ValueError(f"{owner}: gt_joints_3d='body_model' is the released hand step's "
+                             f"GT (the MANO layer's 21 joints); this head's body model is "
+                             f"{family.upper()}, use 'annotation'")
+        self.gt_joints_3d = gt_joints_3d
         self.body_models = body_models
         self.default_gender = next(iter(body_models))
         self.joint_regressor = joint_regressor
@@ -196,12 +215,19 @@ class MeshTargets(nn.Module):
         # Any number of shape coefficients up to the model's; all samples must agree.
         num_betas = instance_field(samples[0], 'smpl_betas', 0, device, self.owner).shape[-1]
         target = {
-            'joints_3d': field('joints_3d', (num_joints, 3)),
-            'joints_3d_visible': field('joints_3d_visible', (num_joints, )),
-            'has_joints_3d': field('has_joints_3d', ()),
             'keypoints_2d_visible': field('keypoints_visible', (num_joints, )),
             'has_smpl': field('has_smpl', ()),
         }
+        if self.gt_joints_3d == 'annotation':
+            target['joints_3d'] = field('joints_3d', (num_joints, 3))
+            target['joints_3d_visible'] = field('joints_3d_visible', (num_joints, ))
+            target['has_joints_3d'] = field('has_joints_3d', ())
+        else:
+            # As released: 3D joints wherever there is a GT mesh, every joint confident.
+            target['joints_3d'] = torch.zeros(len(samples), num_joints, 3, device=device,
+                                              dtype=model.dtype)
+            target['joints_3d_visible'] = torch.ones(len(samples), num_joints, device=device)
+            target['has_joints_3d'] = target['has_smpl'].clone()
         size = input_sizes(samples, device, self.owner)  # (B, 2) w, h
         target['keypoints_2d'] = field('keypoints', (num_joints, 2)) / size[:, None] * 2.0 - 1.0
         pose = field('smpl_pose', (3 * model.num_joints, ))
@@ -220,6 +246,12 @@ class MeshTargets(nn.Module):
             vertices[chosen] = posed.vertices
             if self.gt_root_joint is not None:
                 skeleton_root[chosen] = posed.joints[:, self.gt_root_joint:self.gt_root_joint + 1]
+            if self.gt_joints_3d == 'body_model':
+                model_joints = mano_layer_joints(posed.joints, posed.vertices,
+                                                 self.body_models[gender].is_rhand)
+                # Wrist-centred as released; the loss re-centres on the root anyway.
+                target['joints_3d'][chosen] = (model_joints - model_joints[:, :1]).to(
+                    target['joints_3d'].dtype)
         target['vertices_fine'] = vertices
         target['vertices_coarse'] = vertices[:, self.coarse_index]
         if self.intermediate_index is not None:
