@@ -42,6 +42,7 @@ if _REPO_ROOT not in sys.path:
 
 from fastmetro_mm.engine.checkpoint_match import CheckpointMismatchError  # noqa: E402
 from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
+from fastmetro_mm.mesh.atomic_file import atomic_write  # noqa: E402
 from fastmetro_mm.mesh.mesh_type import get_mesh_type  # noqa: E402
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -165,12 +166,14 @@ def enable_visualization(cfg: Config, show_dir: Optional[str], show: bool,
 
 
 def write_metrics(metrics: Dict[str, float], path: str) -> None:
-    """Writes ``metrics`` as JSON (numbers as Python floats) to ``path``."""
+    """Writes ``metrics`` as JSON (numbers as Python floats) to ``path``, atomically."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with open(path, 'w') as file:
-        json.dump({key: float(value) for key, value in metrics.items()}, file, indent=2,
-                  sort_keys=True)
+    text = json.dumps({key: float(value) for key, value in metrics.items()}, indent=2,
+                      sort_keys=True)
+    # --out names the file to write, so an earlier one is replaced, but never half-written.
+    with atomic_write(path, overwrite=True) as stream:
+        stream.write(text.encode())
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
