@@ -42,6 +42,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help='add a side view of the meshes to each picture')
     parser.add_argument('--draw-boxes', action='store_true', help='draw the person boxes')
     parser.add_argument('--alpha', type=float, default=0.9, help='mesh opacity')
+    parser.add_argument('--profile', action='store_true',
+                        help='print the time and share of each stage of the run (reading, '
+                        'detector, crop and pipeline, backbone, head network, upsampling, SMPL '
+                        'regressor, post-processing, rendering, writing)')
 
 
 def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
@@ -62,6 +66,18 @@ def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
     if args.bbox is None:
         detector = init_person_detector(args.det_config, args.det_checkpoint, args.device)
     return model, detector, MeshRenderer(mesh_faces(model))
+
+
+def profiling(args: argparse.Namespace) -> Tuple[Optional[Any], Any]:
+    """With --profile a :class:`StageProfile` and itself as the context to record in;
+    without, None and a no-op context. Either context may be entered several times."""
+    import contextlib
+
+    from fastmetro_mm.apis import StageProfile
+    if not args.profile:
+        return None, contextlib.nullcontext()
+    profile = StageProfile()
+    return profile, profile
 
 
 def fixed_boxes(args: argparse.Namespace) -> Optional[np.ndarray]:

@@ -27,7 +27,7 @@ from typing import List, Optional
 
 import cv2
 
-from demo_setup import add_common_args, build, fixed_boxes, inference_kwargs
+from demo_setup import add_common_args, build, fixed_boxes, inference_kwargs, profiling
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -123,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.utils import ProgressBar
 
     from fastmetro_mm.apis import (inference_mesh, mesh_faces, save_image, save_obj,
-                                   save_predictions)
+                                   save_predictions, stage)
     from fastmetro_mm.visualization.attention_maps import attention_figure, network_upsamplers
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
 
@@ -137,38 +137,50 @@ def main(argv: Optional[List[str]] = None) -> int:
     joint = None if args.attention_joint is None else joint_index(model, args.attention_joint)
     boxes = fixed_boxes(args)
     frames, done, skipped = [], [], []
+    profile, profiled = profiling(args)
     progress = ProgressBar(len(images))
     try:
-        for path in images:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                # One damaged file does not cost the folder's other results: it is named
-                # now and in the summary, and left out of the predictions file.
-                warnings.warn(f'image_demo: {path} cannot be decoded (not an image file '
-                              'OpenCV reads, or damaged); skipped', UserWarning)
-                skipped.append(path)
+        with profiled:
+            for path in images:
+                with stage('reading'):
+                    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    # One damaged file does not cost the folder's other results: it is named
+                    # now and in the summary, and left out of the predictions file.
+                    warnings.warn(f'image_demo: {path} cannot be decoded (not an image file '
+                                  'OpenCV reads, or damaged); skipped', UserWarning)
+                    skipped.append(path)
+                    progress.update()
+                    continue
+                image = image[..., ::-1]
+                people = inference_mesh(model, str(path), boxes, detector=detector,
+                                        return_attention=joint is not None,
+                                        **inference_kwargs(args))
+                frames.append(people)
+                done.append(path)
+                with stage('rendering'):
+                    picture = render_predictions(renderer, image, people,
+                                                 side_view=args.side_view, alpha=args.alpha,
+                                                 draw_boxes=args.draw_boxes)
+                with stage('writing'):
+                    save_image(out_dir / f'{path.stem}_mesh.png', picture,
+                               overwrite=args.overwrite)
+                for index, person in enumerate(people):
+                    if not args.no_obj:
+                        with stage('writing'):
+                            save_obj(out_dir / 'meshes' / f'{path.stem}_person{index}.obj',
+                                     person.vertices_cam, faces, overwrite=args.overwrite)
+                    if joint is not None:
+                        with stage('rendering'):
+                            figure = attention_figure(renderer, person,
+                                                      network_upsamplers(model), joint,
+                                                      len(model.head.joint_set))
+                        name = model.head.joint_set.names[joint]
+                        with stage('writing'):
+                            save_image(out_dir / 'attention'
+                                       / f'{path.stem}_person{index}_{name}.png',
+                                       figure, overwrite=args.overwrite)
                 progress.update()
-                continue
-            image = image[..., ::-1]
-            people = inference_mesh(model, str(path), boxes, detector=detector,
-                                    return_attention=joint is not None,
-                                    **inference_kwargs(args))
-            frames.append(people)
-            done.append(path)
-            picture = render_predictions(renderer, image, people, side_view=args.side_view,
-                                         alpha=args.alpha, draw_boxes=args.draw_boxes)
-            save_image(out_dir / f'{path.stem}_mesh.png', picture, overwrite=args.overwrite)
-            for index, person in enumerate(people):
-                if not args.no_obj:
-                    save_obj(out_dir / 'meshes' / f'{path.stem}_person{index}.obj',
-                             person.vertices_cam, faces, overwrite=args.overwrite)
-                if joint is not None:
-                    figure = attention_figure(renderer, person, network_upsamplers(model),
-                                              joint, len(model.head.joint_set))
-                    name = model.head.joint_set.names[joint]
-                    save_image(out_dir / 'attention' / f'{path.stem}_person{index}_{name}.png',
-                               figure, overwrite=args.overwrite)
-            progress.update()
     finally:
         renderer.close()
     if skipped:
@@ -176,10 +188,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                       f'not decode: {[str(path) for path in skipped]}', UserWarning)
     if not done:
         raise SystemExit(f'--input {args.input}: none of its {len(images)} images decodes')
-    save_predictions(out_dir / f'predictions.{args.numbers}', frames,
-                     [path.name for path in done], overwrite=args.overwrite)
+    with profiled, stage('writing'):
+        save_predictions(out_dir / f'predictions.{args.numbers}', frames,
+                         [path.name for path in done], overwrite=args.overwrite)
     print(f'\n{sum(len(f) for f in frames)} people in {len(done)} images -> {out_dir}'
           + (f' ({len(skipped)} skipped: do not decode)' if skipped else ''))
+    if profile is not None:
+        print(profile.format(f'stage profile of {len(done)} images'))
     return 0
 
 

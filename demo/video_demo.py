@@ -24,7 +24,7 @@ from typing import List, Optional
 
 import cv2
 
-from demo_setup import add_common_args, build, fixed_boxes, inference_kwargs
+from demo_setup import add_common_args, build, fixed_boxes, inference_kwargs, profiling
 
 CODECS = {'.mp4': 'mp4v', '.avi': 'MJPG', '.mkv': 'mp4v', '.mov': 'mp4v'}
 
@@ -98,7 +98,7 @@ def open_capture(source: str) -> cv2.VideoCapture:
 def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.utils import ProgressBar
 
-    from fastmetro_mm.apis import inference_mesh, mesh_faces, save_obj, save_predictions
+    from fastmetro_mm.apis import inference_mesh, mesh_faces, save_obj, save_predictions, stage
     from fastmetro_mm.mesh.atomic_file import atomic_path
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
 
@@ -115,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     frames, names = [], []
     progress = ProgressBar(total) if total > 0 else None
     stop = False
+    profile, profiled = profiling(args)
     if args.out_file is not None:
         Path(args.out_file).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as publish:
@@ -123,6 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         video = None if args.out_file is None else publish.enter_context(atomic_path(
             args.out_file, overwrite=args.overwrite,
             exists_hint='pass --overwrite to replace it or choose another file'))
+        publish.enter_context(profiled)  # --profile: records until the video is complete
         try:
             while not stop:
                 batch = []
@@ -131,7 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                             and len(names) + len(batch) >= args.max_frames):
                         stop = True
                         break
-                    ok, frame = capture.read()
+                    with stage('reading'):
+                        ok, frame = capture.read()
                     if not ok:
                         stop = True
                         break
@@ -143,9 +146,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                                          detector=detector, **inference_kwargs(args))
                 for frame, people in zip(batch, results):
                     index = len(names)
-                    picture = render_predictions(renderer, frame[..., ::-1], people,
-                                                 side_view=args.side_view, alpha=args.alpha,
-                                                 draw_boxes=args.draw_boxes)[..., ::-1]
+                    with stage('rendering'):
+                        picture = render_predictions(
+                            renderer, frame[..., ::-1], people, side_view=args.side_view,
+                            alpha=args.alpha, draw_boxes=args.draw_boxes)[..., ::-1]
                     if video is not None:
                         if writer is None:
                             codec = CODECS[Path(args.out_file).suffix.lower()]
@@ -155,16 +159,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                             if not writer.isOpened():
                                 raise SystemExit(f'OpenCV cannot write {args.out_file} '
                                                  f'({codec})')
-                        writer.write(picture)
+                        with stage('writing'):
+                            writer.write(picture)
                     if args.obj_dir is not None:
-                        for person_index, person in enumerate(people):
-                            save_obj(Path(args.obj_dir)
-                                     / f'frame{index:06d}_person{person_index}.obj',
-                                     person.vertices_cam, faces, overwrite=args.overwrite)
+                        with stage('writing'):
+                            for person_index, person in enumerate(people):
+                                save_obj(Path(args.obj_dir)
+                                         / f'frame{index:06d}_person{person_index}.obj',
+                                         person.vertices_cam, faces, overwrite=args.overwrite)
                     if args.show:
-                        cv2.imshow('FastMETRO', picture)
-                        if cv2.waitKey(1) & 0xFF in (ord('q'), 27):
-                            stop = True
+                        with stage('display'):
+                            cv2.imshow('FastMETRO', picture)
+                            if cv2.waitKey(1) & 0xFF in (ord('q'), 27):
+                                stop = True
                     frames.append(people)
                     names.append(str(index))
                     if progress is not None:
@@ -181,9 +188,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                              f'{args.out_file} not written')
     numbers = numbers_file(args)
     if numbers is not None:
-        save_predictions(numbers, frames, names, overwrite=args.overwrite)
+        with profiled, stage('writing'):
+            save_predictions(numbers, frames, names, overwrite=args.overwrite)
     print(f'\n{len(names)} frames, {sum(len(f) for f in frames)} people'
           + (f' -> {args.out_file}' if args.out_file else ''))
+    if profile is not None:
+        print(profile.format(f'stage profile of {len(names)} frames'))
     return 0
 
 

@@ -27,6 +27,7 @@ from fastmetro_mm.engine.checkpoint_match import load_matching_checkpoint
 from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
 from .detection import detect_people
 from .mesh_prediction import MeshPrediction
+from .stage_profile import profile_model, stage
 
 ImageLike = Union[str, Path, np.ndarray]
 _ATTENTION_KEYS = ('decoder_self_attention', 'decoder_cross_attention')
@@ -232,10 +233,12 @@ def inference_mesh(model: nn.Module,
     if batch_size < 1:
         raise ValueError(f'inference_mesh: batch_size must be >= 1, got {batch_size}')
 
-    loaded = [_load_image(image, i) for i, image in enumerate(image_list)]
+    with stage('reading'):
+        loaded = [_load_image(image, i) for i, image in enumerate(image_list)]
     if bboxes is None:
-        box_list = [detect_people(detector, img, det_cat_id, bbox_thr, nms_thr)
-                    for img in loaded]
+        with stage('detector'):
+            box_list = [detect_people(detector, img, det_cat_id, bbox_thr, nms_thr)
+                        for img in loaded]
     box_list = [_boxes(boxes, i, bbox_format, (img.shape[1], img.shape[0]))
                 for i, (boxes, img) in enumerate(zip(box_list, loaded))]
 
@@ -247,29 +250,35 @@ def inference_mesh(model: nn.Module,
     test_cfg = model.test_cfg
     previous = test_cfg.get('output_attention', False)
     test_cfg['output_attention'] = return_attention
+    # With a stage profile active (the demos' --profile) the model's parts are timed by
+    # hooks, the rest of test_step (normalisation, post-processing) as 'post-processing'.
     try:
-        for start in range(0, len(owners), batch_size):
-            data_list = []
-            for i, j in owners[start:start + batch_size]:
-                info = dict(img=loaded[i], bbox=box_list[i][j:j + 1, :4].copy(),
-                            bbox_score=box_list[i][j:j + 1, 4].copy(), **meta)
-                data_list.append(pipeline(info))
-            batch = pseudo_collate(data_list)
-            outputs = model.test_step(batch)
-            if return_attention:
-                for sample, data in zip(outputs, data_list):
-                    crop = data['inputs'].permute(1, 2, 0).cpu().numpy()
-                    sample.set_field(np.ascontiguousarray(crop[..., ::-1]), 'crop',
-                                     field_type='metainfo')  # BGR -> RGB
-            samples.extend(outputs)
+        with profile_model(model):
+            for start in range(0, len(owners), batch_size):
+                with stage('crop and pipeline'):
+                    data_list = []
+                    for i, j in owners[start:start + batch_size]:
+                        info = dict(img=loaded[i], bbox=box_list[i][j:j + 1, :4].copy(),
+                                    bbox_score=box_list[i][j:j + 1, 4].copy(), **meta)
+                        data_list.append(pipeline(info))
+                    batch = pseudo_collate(data_list)
+                with stage('post-processing'):
+                    outputs = model.test_step(batch)
+                if return_attention:
+                    for sample, data in zip(outputs, data_list):
+                        crop = data['inputs'].permute(1, 2, 0).cpu().numpy()
+                        sample.set_field(np.ascontiguousarray(crop[..., ::-1]), 'crop',
+                                         field_type='metainfo')  # BGR -> RGB
+                samples.extend(outputs)
     finally:
         test_cfg['output_attention'] = previous
 
     results: List[List[MeshPrediction]] = [[] for _ in loaded]
-    for (i, j), sample in zip(owners, samples):
-        height, width = loaded[i].shape[:2]
-        camera = ImageCamera.for_image(width, height, focal_length)
-        results[i].append(_to_prediction(sample, box_list[i][j], camera))
+    with stage('post-processing'):
+        for (i, j), sample in zip(owners, samples):
+            height, width = loaded[i].shape[:2]
+            camera = ImageCamera.for_image(width, height, focal_length)
+            results[i].append(_to_prediction(sample, box_list[i][j], camera))
     return results[0] if single else results
 
 

@@ -1,6 +1,7 @@
 """demo/image_demo.py and demo/video_demo.py end to end on synthetic renders (given boxes)."""
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def test_demo_without_boxes_or_detector_says_what_to_give(mesh_checkpoint, frame
     with pytest.raises(SystemExit, match='--bbox'):
         _demo('image_demo.py').main([mesh_checkpoint['config'], mesh_checkpoint['checkpoint'],
                                      '--input', str(tmp_path), '--out-dir', str(tmp_path)])
+
+
+def test_image_demo_profile_prints_every_stage(mesh_checkpoint, frames, tmp_path, capsys):
+    from fastmetro_mm.apis.stage_profile import STAGES
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'img0.png'), frames[0])
+    _run('image_demo.py', mesh_checkpoint, '--input', str(folder), '--out-dir',
+         str(tmp_path / 'out'), '--bbox', *BOX, '--profile')
+    rows = {}
+    for line in capsys.readouterr().out.splitlines():
+        match = re.fullmatch(r'(\S.*?)\s+(\d+)\s+(-?\d+\.\d)\s+(-?\d+\.\d)%', line)
+        if match:
+            rows[match[1]] = (int(match[2]), float(match[3]), float(match[4]))
+    assert set(STAGES) | {'other'} <= set(rows), sorted(rows)
+    assert all(ms >= 0 and share >= 0 for _, ms, share in rows.values())
+    assert sum(share for _, _, share in rows.values()) == pytest.approx(100, abs=0.5)
+    # One image of one person, given boxes: no detector; the model's stages ran once.
+    for name in ('backbone', 'head network', 'crop and pipeline', 'rendering'):
+        assert rows[name][0] == 1 and rows[name][1] > 0, name
+    assert rows['upsampling'][0] == 2  # the intermediate and the fine step
+    assert rows['detector'][0] == 0 and rows['SMPL regressor'][0] == 0
+    assert rows['writing'][0] == 3  # overlay, .obj, predictions file
