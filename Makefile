@@ -18,7 +18,7 @@ PIP         := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(VPY) -m pip ins
 STAMP       := $(VENV)/.fastmetro-installed
 REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
                requirements/runtime.txt requirements/render.txt requirements/synthetic.txt \
-               requirements/tests.txt setup.py
+               requirements/deploy.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 QUICKSTART_ARGS ?=
 
@@ -38,6 +38,7 @@ $(STAMP): $(REQS)
 	$(PIP) --no-deps pyrender
 	@$(MAKE) --no-print-directory offscreen-gl
 	$(PIP) -r requirements/synthetic.txt
+	$(PIP) -r requirements/deploy.txt
 	$(PIP) -r requirements/tests.txt
 	$(PIP) --no-deps --no-build-isolation -e .
 	$(VPY) tools/check_environment.py

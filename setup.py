@@ -23,6 +23,7 @@ setup(
     # Only the synthetic generator (fastmetro_mm.synthetic) needs these: `pip install
     # -e .[synthetic]`. Rendering also needs pyrender, installed with --no-deps (see
     # requirements/constraints.txt), and the packages of requirements/render.txt.
-    extras_require={'synthetic': requirements('synthetic')},
+    # ONNX export and ONNX Runtime inference (fastmetro_mm.deployment): `.[deploy]`.
+    extras_require={'synthetic': requirements('synthetic'), 'deploy': requirements('deploy')},
     zip_safe=False,
 )

@@ -19,6 +19,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('config', help='FastMETRO config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--device', default='cpu', help="torch device, e.g. 'cuda:0'")
+    parser.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                        help='where the network runs: PyTorch, or ONNX Runtime on CPU from '
+                        '--onnx (pipeline and post-processing stay in PyTorch)')
+    parser.add_argument('--onnx', metavar='FILE', default=None,
+                        help='with --backend onnxruntime: the file that '
+                        'tools/deployment/export_onnx.py wrote from this config')
     parser.add_argument('--allow-partial-load', action='store_true',
                         help='use a checkpoint that does not fit the model (missing, unexpected '
                         'or reshaped keys) with the matching part loaded; refused without it')
@@ -57,9 +63,16 @@ def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
     if args.bbox is None and args.det_config is None:
         raise SystemExit('give person boxes (--bbox X1 Y1 X2 Y2, repeatable) or a person '
                          'detector (--det-config CONFIG --det-checkpoint CHECKPOINT, mmdet)')
+    if (args.backend == 'onnxruntime') != (args.onnx is not None):
+        raise SystemExit('--backend onnxruntime needs --onnx FILE, and --onnx needs '
+                         '--backend onnxruntime')
+    if args.backend == 'onnxruntime' and getattr(args, 'attention_joint', None) is not None:
+        raise SystemExit('--attention-joint needs the PyTorch backend: the exported network '
+                         'returns no attention maps')
     try:
         model = init_model(args.config, args.checkpoint, args.device,
-                           cfg_options=args.cfg_options, strict=not args.allow_partial_load)
+                           cfg_options=args.cfg_options, strict=not args.allow_partial_load,
+                           backend=args.backend, onnx_file=args.onnx)
     except CheckpointMismatchError as err:
         raise SystemExit(str(err)) from None  # it names --allow-partial-load
     detector = None

@@ -62,6 +62,7 @@ def main() -> None:
         ('mmdet', _check('mmdet', module_version('mmdet'))),
         ('mmpose', _check('mmpose.models', mmpose_models)),
         ('smplx', _check('smplx', lambda: importlib.metadata.version('smplx'))),
+        ('onnxruntime', _check('onnxruntime', module_version('onnxruntime'))),
         ('fastmetro_mm', _check('fastmetro_mm registration', plugin)),
         ('cuda available', str(torch.cuda.is_available())),
     ]

@@ -31,11 +31,14 @@ from .stage_profile import profile_model, stage
 
 ImageLike = Union[str, Path, np.ndarray]
 _ATTENTION_KEYS = ('decoder_self_attention', 'decoder_cross_attention')
+#: Where init_model's network runs (see its ``backend``).
+BACKENDS = ('pytorch', 'onnxruntime')
 
 
 def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = None,
                device: str = 'cpu', cfg_options: Optional[Dict[str, Any]] = None,
-               strict: bool = True) -> nn.Module:
+               strict: bool = True, backend: str = 'pytorch',
+               onnx_file: Optional[Union[str, Path]] = None) -> nn.Module:
     """Builds a FastMETRO estimator from a config and loads its checkpoint.
 
     MMPose's ``init_model`` (backbone pre-training switched off, SyncBN reverted, the
@@ -52,6 +55,13 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
         cfg_options: config overrides, e.g. ``{'model.head.body_model.model_path': ...}``.
         strict: refuse a checkpoint with keys missing, unexpected or of other shapes than
             the model's; False loads the matching part (with a warning) on purpose.
+        backend: 'pytorch', or 'onnxruntime': backbone, neck and head network (with the SMPL
+            regressor) run from ``onnx_file`` in ONNX Runtime (CPU); the test pipeline,
+            normalisation and post-processing stay those of the PyTorch model, so the
+            results are the same (within 1e-4). The checkpoint may then be None: the
+            network's weights are in the file.
+        onnx_file: with 'onnxruntime', the file ``tools/deployment/export_onnx.py`` wrote
+            from this config.
 
     Returns:
         The estimator; ``model.cfg`` is the config used.
@@ -61,6 +71,11 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
             fit (another model size, a body checkpoint for a hand config, ...), naming the
             first mismatching keys and their counts.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f'init_model: backend must be one of {BACKENDS}, got {backend!r}')
+    if (backend == 'onnxruntime') != (onnx_file is not None):
+        raise ValueError(f"init_model: backend={backend!r} with onnx_file={onnx_file!r}; an "
+                         "ONNX file goes with backend='onnxruntime' and only with it")
     # Importing this module imported fastmetro_mm, so the plugin is registered even for a
     # config without custom_imports.
     if isinstance(config, (str, Path)):
@@ -81,6 +96,9 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
         meta = loaded.get('meta') or {}
         if 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']
+    if backend == 'onnxruntime':
+        from fastmetro_mm.deployment import use_onnxruntime
+        use_onnxruntime(model, onnx_file)
     return model
 
 

@@ -109,6 +109,17 @@ class SMPLParameterRegressor(nn.Module):
             rotmats: (B, num_joints, 3, 3) rotation matrices, global orientation first.
             betas: (B, num_betas) shape coefficients.
         """
+        matrices, betas = self.regress_matrices(vertices)
+        return project_to_rotation(matrices), betas
+
+    def regress_matrices(self, vertices: Tensor) -> Tuple[Tensor, Tensor]:
+        """:meth:`forward` before the projection onto rotations (which needs an SVD, an
+        operator ONNX lacks: an exported graph stops here, see ``fastmetro_mm.deployment``).
+
+        Returns:
+            matrices: (B, num_joints, 3, 3), not yet rotations.
+            betas: (B, num_betas) shape coefficients.
+        """
         if vertices.dim() != 3 or tuple(vertices.shape[1:]) != (self.num_vertices, 3):
             raise ValueError(f'SMPLParameterRegressor expects a (B, {self.num_vertices}, 3) '
                              f'mesh, got {tuple(vertices.shape)}')
@@ -123,7 +134,7 @@ class SMPLParameterRegressor(nn.Module):
         params = self.output_layer(x)  # (B, num_joints * 9 + num_betas)
         split = self.num_joints * 9
         matrices = params[:, :split].reshape(batch, self.num_joints, 3, 3)
-        return project_to_rotation(matrices), params[:, split:]
+        return matrices, params[:, split:]
 
     def extra_repr(self) -> str:
         return (f'num_vertices={self.num_vertices}, num_joints={self.num_joints}, '

@@ -26,6 +26,10 @@ throughput at the largest batch), all measured in the same process on the same m
 ``--dtype bf16`` runs under ``torch.autocast`` (weights stay float32, as in mixed-precision
 training); ``--compile`` wraps each timed callable in ``torch.compile`` and excludes the
 compilation from the timing (it happens during warm-up).
+
+``--backend onnxruntime`` also exports the model (backbone, neck, head network) to a temporary
+ONNX file (``fastmetro_mm.deployment``) and times it in ONNX Runtime on the CPU at each batch
+size ('model ort' rows), with its time relative to the eager PyTorch model ('ort / eager').
 """
 from __future__ import annotations
 
@@ -64,6 +68,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='untimed passes per measurement (more with --compile)')
     parser.add_argument('--repeats', type=int, default=5,
                         help='timed passes per measurement; the median is reported')
+    parser.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                        help='onnxruntime: also time the exported model in ONNX Runtime (CPU) '
+                        'beside eager PyTorch')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads for torch (default: torch\'s choice)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
@@ -170,6 +177,32 @@ def benchmark(model: nn.Module, device: torch.device, dtype: torch.dtype, compil
     return rows
 
 
+def benchmark_onnxruntime(model: nn.Module, batch_sizes: Sequence[int],
+                          input_size: Sequence[int], warmup: int, repeats: int,
+                          threads: Optional[int]) -> List[Dict[str, object]]:
+    """Times the model exported to ONNX (a temporary file) in ONNX Runtime on the CPU.
+
+    Returns:
+        One row per B, part 'model ort', as :func:`benchmark`'s rows.
+    """
+    import tempfile
+
+    from fastmetro_mm.deployment import OnnxRuntimeNetwork, export_onnx
+
+    width, height = input_size
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_file = osp.join(folder, 'model.onnx')
+        export_onnx(model.cpu(), onnx_file, input_size=(width, height))
+        network = OnnxRuntimeNetwork(onnx_file, num_threads=threads)
+    rows = []
+    for batch in batch_sizes:
+        images = torch.randn(batch, 3, height, width)
+        seconds = time_forward(lambda: network(images), torch.device('cpu'), warmup, repeats)
+        rows.append(dict(part='model ort', batch=batch, latency_ms=1000.0 * seconds,
+                         throughput=batch / seconds))
+    return rows
+
+
 def format_table(config: str, counts: Dict[str, int], rows: List[Dict[str, object]],
                  setting: str) -> str:
     """The printed report: parameter counts, then one line per (part, batch)."""
@@ -177,10 +210,15 @@ def format_table(config: str, counts: Dict[str, int], rows: List[Dict[str, objec
              f'{"parameters":<12}{"count":>14}{"millions":>10}']
     for name in ('backbone', 'neck', 'head', 'total'):
         lines.append(f'{name:<12}{counts[name]:>14,}{counts[name] / 1e6:>10.2f}')
-    lines += ['', f'{"part":<8}{"batch":>6}{"latency ms":>13}{"images/s":>11}']
+    lines += ['', f'{"part":<10}{"batch":>6}{"latency ms":>13}{"images/s":>11}']
     for row in rows:
-        lines.append(f'{row["part"]:<8}{row["batch"]:>6}{row["latency_ms"]:>13.1f}'
+        lines.append(f'{row["part"]:<10}{row["batch"]:>6}{row["latency_ms"]:>13.1f}'
                      f'{row["throughput"]:>11.1f}')
+    eager = {row['batch']: row['latency_ms'] for row in rows if row['part'] == 'model'}
+    for row in rows:
+        if row['part'] == 'model ort' and row['batch'] in eager:
+            lines.append(f'{"ort / eager":<14}B={row["batch"]:<4}'
+                         f'{row["latency_ms"] / eager[row["batch"]]:>9.2f}')
     return '\n'.join(lines)
 
 
@@ -230,6 +268,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         counts = count_parameters(model)
         rows = benchmark(model, device, DTYPES[args.dtype], args.compile, args.batch_sizes,
                          args.input_size, args.warmup, args.repeats)
+        if args.backend == 'onnxruntime':
+            rows += benchmark_onnxruntime(model, args.batch_sizes, args.input_size,
+                                          args.warmup, args.repeats, args.threads)
         del model  # one model in memory at a time
         print(('\n' if index else '') + format_table(config, counts, rows, setting),
               flush=True)

@@ -300,12 +300,37 @@ class MeshHead(BaseHead):
             ``smpl_betas`` (1, 10) and ``smpl_vertices`` (1, V, 3), the body model's mesh of
             those parameters centred like ``vertices`` (on its own regressed root).
         """
-        owner = type(self).__name__
         if test_cfg.get('flip_test', False):
-            raise ValueError(f'{owner} does not support flip_test (the released model has no '
-                             'flip averaging); set test_cfg.flip_test=False')
+            raise ValueError(f'{type(self).__name__} does not support flip_test (the released '
+                             'model has no flip averaging); set test_cfg.flip_test=False')
         output_attention = bool(test_cfg.get('output_attention', False))
         out = self.forward(feats, return_attention=output_attention)
+        return self.predict_from_outputs(out, batch_data_samples, test_cfg)
+
+    def predict_from_outputs(self,
+                             out: Mapping[str, Tensor],
+                             batch_data_samples: OptSampleList,
+                             test_cfg: ConfigType = {}) -> List[InstanceData]:
+        """The post-processing of :meth:`predict` on outputs of :meth:`forward`.
+
+        Split from ``predict`` so that a network run elsewhere (ONNX Runtime, see
+        ``fastmetro_mm.deployment``) gets exactly the same results from its outputs.
+
+        Args:
+            out: :meth:`forward`'s dict (torch tensors); 'attention' is needed only with
+                ``test_cfg.output_attention``.
+            batch_data_samples: as in :meth:`predict`.
+            test_cfg: as in :meth:`predict`.
+
+        Returns:
+            As :meth:`predict`.
+        """
+        owner = type(self).__name__
+        output_attention = bool(test_cfg.get('output_attention', False))
+        if output_attention and 'attention' not in out:
+            raise ValueError(f'{owner}: test_cfg.output_attention is set but the outputs have '
+                             f'no attention maps (keys {sorted(out)}); an exported network '
+                             'returns none: use the PyTorch backend for attention')
         batch = out['pred_cam'].shape[0]
         if batch_data_samples is None or len(batch_data_samples) != batch:
             raise ValueError(f'{owner}.predict: {batch} feature maps but '

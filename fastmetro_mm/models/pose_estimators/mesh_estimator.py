@@ -8,12 +8,13 @@ coordinate from the input crop to the image. A mesh head's results are mostly 3D
 from __future__ import annotations
 
 from itertools import zip_longest
-from typing import Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.utils.typing import InstanceList, PixelDataList, SampleList
+from torch import Tensor
 
 from fastmetro_mm.mesh.camera import crop_to_image
 
@@ -33,7 +34,25 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     ``keypoints_3d`` included. Other 3D fields pass through unchanged, e.g. ``vertices``,
     ``cam`` and, from a head with the SMPL parameter regressor, ``smpl_pose``
     (1, 24, 3, 3), ``smpl_betas`` (1, 10) and ``smpl_vertices`` (1, V, 3).
+
+    ``exported_network``, when set (``fastmetro_mm.deployment.use_onnxruntime``), replaces
+    backbone, neck and the head's forward in :meth:`predict`: a callable from the (B, 3, H, W)
+    normalised crops to the head's forward dict. Preprocessing and the head's post-processing
+    stay the same.
     """
+
+    exported_network: Optional[Callable[[Tensor], Dict[str, Tensor]]] = None
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """MMPose's top-down ``predict``, or the same through ``exported_network``."""
+        if self.exported_network is None:
+            return super().predict(inputs, data_samples)
+        if self.test_cfg.get('flip_test', False):
+            raise ValueError('TopdownMeshEstimator: flip_test is not supported with an '
+                             'exported network; set test_cfg.flip_test=False')
+        out = self.exported_network(inputs)
+        preds = self.head.predict_from_outputs(out, data_samples, test_cfg=self.test_cfg)
+        return self.add_pred_to_datasample(preds, None, data_samples)
 
     def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
                                batch_pred_fields: Optional[PixelDataList],
