@@ -1,6 +1,7 @@
 # fastmetro-mm: environment set-up and the commands the README shows.
 #
 #   make quickstart   the synthetic end-to-end run on CPU (data, training, testing, pictures)
+#   make quickstart-hand  the same for the synthetic hand (FreiHAND's layout and protocol)
 #   make test         create .venv/ if missing, install the pinned stack, run the tests
 #   make env          only the environment
 #
@@ -22,7 +23,7 @@ REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
 PYTEST_ARGS ?=
 QUICKSTART_ARGS ?=
 
-.PHONY: env test quickstart clean-env offscreen-gl
+.PHONY: env test quickstart quickstart-hand clean-env offscreen-gl
 
 env: $(STAMP)
 
@@ -51,6 +52,11 @@ test: env
 # baseline and writes pictures to work_dirs/quickstart (see README).
 quickstart: env
 	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
+
+# The same for the synthetic right hand: FreiHAND's layout, PA-MPJPE, PA-MPVPE, F@5mm and F@15mm
+# against the mean-hand baseline, pictures in work_dirs/quickstart_hand (see README).
+quickstart-hand: env
+	$(VPY) tools/quickstart_hand.py $(QUICKSTART_ARGS)
 
 # pyrender renders offscreen through OSMesa (Debian's libosmesa6). Installed when this runs as root
 # with apt available; otherwise the command to run is printed and rendering tests are skipped.

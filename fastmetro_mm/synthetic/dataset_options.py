@@ -23,10 +23,13 @@ class SyntheticDatasetOptions:
         num_train, num_test: number of images per split.
         seed: seed of every random draw.
         max_yaw: body: largest turn away from facing the camera, degrees, in [0, 180].
-        pose_prototypes: body: number N of prototype poses (shared by both splits) every
-            person takes one of, jittered; 0: every pose drawn independently.
-        prototype_jitter: with prototypes: largest change of each joint angle as a fraction of
-            its range, in [0, 1].
+        max_hand_rotation: hand: largest turn away from palm to the camera, fingers up,
+            degrees, in [0, 180] (180: any orientation, uniform).
+        pose_prototypes: number N of prototype poses (body) or hand articulations (a curl,
+            bends and spread per finger), shared by both splits, every person or hand takes
+            one of, jittered; 0: every pose drawn independently.
+        prototype_jitter: with prototypes: largest change of each joint angle (body) or of
+            each articulation value (hand) as a fraction of its range, in [0, 1].
         part_colours: body: colour each body part like clothes instead of one colour per person.
         backgrounds: background kinds to draw from (a subset of ``BACKGROUND_KINDS``).
         image_size: (width, height); None: 320 x 240 (body) or 224 x 224 (hand).
@@ -41,6 +44,7 @@ class SyntheticDatasetOptions:
     num_test: int = 100
     seed: int = 0
     max_yaw: float = 180.0
+    max_hand_rotation: float = 180.0
     pose_prototypes: int = 0
     prototype_jitter: float = 0.05
     part_colours: bool = False
@@ -62,13 +66,16 @@ class SyntheticDatasetOptions:
                             f'{self.num_test}')
         if not 0 <= self.max_yaw <= 180:
             problems.append(f'max_yaw must be within [0, 180] degrees, got {self.max_yaw}')
+        if not 0 <= self.max_hand_rotation <= 180:
+            problems.append(f'max_hand_rotation must be within [0, 180] degrees, got '
+                            f'{self.max_hand_rotation}')
         if self.pose_prototypes < 0:
             problems.append(f'pose_prototypes must be >= 0, got {self.pose_prototypes}')
         if not 0 <= self.prototype_jitter <= 1:
             problems.append(f'prototype_jitter must be within [0, 1], got '
                             f'{self.prototype_jitter}')
-        if self.hand and (self.pose_prototypes or self.part_colours):
-            problems.append('pose_prototypes and part_colours apply to the body, not to hand')
+        if self.hand and self.part_colours:
+            problems.append('part_colours applies to the body, not to hand')
         if len(self.image_size) != 2 or min(self.image_size) < 16:
             problems.append(f'image_size must be (width, height), at least 16 x 16, got '
                             f'{self.image_size}')

@@ -23,9 +23,11 @@ from fastmetro_mm.render import MeshRenderer
 from .dataset_files import save_image
 from .dataset_options import SyntheticDatasetOptions
 from .posing import pose_meshes
-from .poses import finger_axes, random_rotation, sample_betas, sample_hand_pose
+from .poses import (finger_axes, hand_pose_from_articulation, palm_to_camera, sample_betas,
+                    sample_hand_articulation, sample_hand_near_prototype,
+                    sample_hand_orientation)
 from .scene import render_sample
-from .splits import split_rng
+from .splits import prototype_rng, split_rng
 
 #: FreiHAND's folder of each split.
 HAND_SPLIT_DIRS = {'train': 'training', 'test': 'evaluation'}
@@ -52,9 +54,18 @@ def make_hand_split(split: str, count: int, options: SyntheticDatasetOptions, mo
     hands_mean = model.layer.pose_mean[3:].double().numpy()
     betas = np.array([sample_betas(rng) for _ in range(count)]).reshape(count, 10)
     pose = np.zeros((count, 48))
+    reference = palm_to_camera(model)
+    prototypes = None
+    if options.pose_prototypes:
+        stream = prototype_rng(options.seed)
+        prototypes = np.stack([sample_hand_articulation(stream)
+                               for _ in range(options.pose_prototypes)])
     for i in range(count):
-        pose[i, :3] = random_rotation(rng)
-        pose[i, 3:] = sample_hand_pose(rng, axes, palm) - hands_mean
+        pose[i, :3] = sample_hand_orientation(rng, reference,
+                                              np.deg2rad(options.max_hand_rotation))
+        articulation = (sample_hand_articulation(rng) if prototypes is None else
+                        sample_hand_near_prototype(rng, prototypes, options.prototype_jitter))
+        pose[i, 3:] = hand_pose_from_articulation(articulation, axes, palm) - hands_mean
     vertices, _ = pose_meshes(model, pose, betas)
     regressor = JointRegressor.mano_21(model.j_regressor)
     joints = regressor(torch.from_numpy(vertices)).numpy()

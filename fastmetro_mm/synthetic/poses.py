@@ -164,6 +164,46 @@ def finger_axes(model: BodyModel) -> Tuple[np.ndarray, np.ndarray]:
     return axes, palm
 
 
+#: Range of a finger's curl (radians at its middle joint, before the per-joint factors):
+#: the thumb bends less.
+_CURL_RANGE = {True: (-0.15, 0.8), False: (-0.15, 1.3)}
+#: Largest spread of a finger at its knuckle and largest extra bend of each joint, radians.
+_SPREAD, _BEND = 0.2, 0.1
+
+
+def _is_thumb(finger: int) -> bool:
+    return MANO_16.names[3 * finger + 1].startswith('Thumb')
+
+
+def sample_hand_articulation(rng: np.random.Generator) -> np.ndarray:
+    """(5, 5) per finger (in MANO_16 order): curl, extra bend of its three joints, spread.
+
+    The draws are those :func:`sample_hand_pose` has always made, in the same order.
+    """
+    articulation = np.zeros((5, 5))
+    for finger in range(5):
+        articulation[finger, 0] = rng.uniform(*_CURL_RANGE[_is_thumb(finger)])
+        articulation[finger, 1:4] = rng.uniform(-_BEND, _BEND, size=3)
+        articulation[finger, 4] = rng.uniform(-_SPREAD, _SPREAD)
+    return articulation
+
+
+def hand_pose_from_articulation(articulation: np.ndarray, axes: np.ndarray,
+                                palm: np.ndarray) -> np.ndarray:
+    """(45,) absolute axis-angle of the 15 finger joints from a (5, 5) articulation of
+    :func:`sample_hand_articulation`: each joint bent about its flexion axis, the knuckle
+    also turned about the palm normal (spread)."""
+    pose = np.zeros((15, 3))
+    for finger in range(5):  # MANO_16 rows 1..15: three joints per finger
+        first = 3 * finger
+        curl, bends, spread = articulation[finger, 0], articulation[finger, 1:4], \
+            articulation[finger, 4]
+        angles = curl * np.array([0.8, 1.1, 0.9]) + bends
+        pose[first:first + 3] = angles[:, None] * axes[first:first + 3]
+        pose[first] += spread * palm
+    return pose.reshape(45)
+
+
 def sample_hand_pose(rng: np.random.Generator, axes: np.ndarray, palm: np.ndarray) -> np.ndarray:
     """(45,) absolute axis-angle of the 15 finger joints: a curl per finger plus spread.
 
@@ -172,11 +212,53 @@ def sample_hand_pose(rng: np.random.Generator, axes: np.ndarray, palm: np.ndarra
         axes: (15, 3) flexion axes from :func:`finger_axes`.
         palm: (3,) palm normal.
     """
-    pose = np.zeros((15, 3))
-    for first in range(0, 15, 3):  # MANO_16 rows 1..15: three joints per finger
-        is_thumb = MANO_16.names[first + 1].startswith('Thumb')
-        curl = rng.uniform(-0.15, 0.8) if is_thumb else rng.uniform(-0.15, 1.3)
-        angles = curl * np.array([0.8, 1.1, 0.9]) + rng.uniform(-0.1, 0.1, size=3)
-        pose[first:first + 3] = angles[:, None] * axes[first:first + 3]
-        pose[first] += rng.uniform(-0.2, 0.2) * palm  # spread at the knuckle
-    return pose.reshape(45)
+    return hand_pose_from_articulation(sample_hand_articulation(rng), axes, palm)
+
+
+def sample_hand_near_prototype(rng: np.random.Generator, prototypes: np.ndarray,
+                               jitter: float) -> np.ndarray:
+    """One of ``prototypes`` ((P, 5, 5) articulations), chosen uniformly, with every curl,
+    bend and spread moved by up to ``jitter`` times its range and clipped to it: a few
+    distinct hand shapes, as :func:`sample_pose_near_prototype` gives the body.
+
+    Returns:
+        (5, 5) articulation for :func:`hand_pose_from_articulation`.
+    """
+    low, high = np.zeros((5, 5)), np.zeros((5, 5))
+    for finger in range(5):
+        low[finger] = [_CURL_RANGE[_is_thumb(finger)][0], -_BEND, -_BEND, -_BEND, -_SPREAD]
+        high[finger] = [_CURL_RANGE[_is_thumb(finger)][1], _BEND, _BEND, _BEND, _SPREAD]
+    articulation = prototypes[rng.integers(len(prototypes))]
+    articulation = articulation + jitter * (high - low) * rng.uniform(-1.0, 1.0, size=(5, 5))
+    return np.clip(articulation, low, high)
+
+
+def sample_hand_orientation(rng: np.random.Generator, reference: Rotation,
+                            max_angle: float) -> np.ndarray:
+    """A hand turned by up to ``max_angle`` about a random axis from ``reference``.
+
+    Args:
+        rng: Random generator.
+        reference: the orientation at angle 0 (e.g. :func:`palm_to_camera`).
+        max_angle: radians; pi or more: uniform on SO(3) (:func:`random_rotation`).
+
+    Returns:
+        (3,) axis-angle of the global orientation in the camera frame.
+    """
+    if max_angle >= np.pi:
+        return random_rotation(rng)
+    axis = rng.normal(size=3)
+    turn = Rotation.from_rotvec(axis / np.linalg.norm(axis) * rng.uniform(0.0, max_angle))
+    return (turn * reference).as_rotvec()
+
+
+def palm_to_camera(model: BodyModel) -> Rotation:
+    """The rotation that shows the hand at rest palm to the camera, fingers up (camera frame:
+    x right, y down, z forward)."""
+    rest = model.layer.v_template.double()
+    joints = (model.j_regressor.double() @ rest).numpy()  # (16, 3)
+    _, palm = finger_axes(model)
+    fingers = joints[MANO_16.index('Middle_1')] - joints[0]
+    rotation, _ = Rotation.align_vectors([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0]],
+                                         [fingers, palm], weights=[10.0, 1.0])
+    return rotation

@@ -16,6 +16,7 @@ config).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -128,7 +129,18 @@ class MeshLocalVisualizer(PoseLocalVisualizer):
         else:
             center, scale = self._crops(instances, data_sample)
             cam = np.asarray(instances.cam, np.float64).reshape(-1, 3)
-            placed = vertices + crop_cam_to_translation(cam, center, scale, camera)[:, None]
+            # A barely trained network can predict a scale <= 0 (a mesh behind the camera):
+            # that prediction is not drawn, rather than stopping a whole test run's pictures.
+            drawable = cam[:, 0] > 0
+            if not drawable.all():
+                warnings.warn(f"MeshLocalVisualizer: {data_sample.metainfo.get('img_path')}: "
+                              f'{int((~drawable).sum())} of {len(cam)} predicted meshes have '
+                              'a camera scale <= 0 (behind the camera) and are not drawn')
+            if not drawable.any():
+                side = np.full_like(image, 255) if self.side_view else None
+                return image.copy(), side
+            placed = vertices[drawable] + crop_cam_to_translation(
+                cam[drawable], center[drawable], scale[drawable], camera)[:, None]
         overlay = self.renderer.render(placed, camera, image, alpha=self.alpha).image
         side = self.renderer.render_side_view(placed, camera).image if self.side_view else None
         return overlay, side

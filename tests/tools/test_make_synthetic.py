@@ -13,10 +13,11 @@ import pytest
 import torch
 from PIL import Image
 from scipy.ndimage import binary_dilation
+from scipy.spatial.transform import Rotation
 
 from fastmetro_mm.mesh.body_model import BodyModel
 from fastmetro_mm.mesh.joint_regressor import JointRegressor
-from fastmetro_mm.mesh.joint_sets import J24, SMPL_24
+from fastmetro_mm.mesh.joint_sets import J24, MANO_16, SMPL_24
 from fastmetro_mm.synthetic import appearance, backgrounds, poses
 from fastmetro_mm.synthetic.splits import prototype_rng
 
@@ -257,9 +258,48 @@ def test_part_colours_and_plain_backgrounds_render(model_dir, tmp_path):
 def test_body_only_options_and_bad_backgrounds_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool.main(['--model-dir', str(tmp_path), '--hand', '--part-colours'])
-    assert 'apply to the body, not to --hand' in capsys.readouterr().err
+    assert 'applies to the body, not to --hand' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         tool.main(['--model-dir', str(tmp_path), '--backgrounds', 'stripes'])
     assert "invalid choice: 'stripes'" in capsys.readouterr().err
     with pytest.raises(ValueError, match='non-empty subset'):
         backgrounds.sample_background(np.random.default_rng(0), 8, 8, ('plaid',))
+
+
+def test_hand_pose_is_the_same_draws_as_before_articulations_existed():
+    """sample_hand_pose through articulations: the draws and poses of the original code."""
+    def original(rng, axes, palm):
+        pose = np.zeros((15, 3))
+        for first in range(0, 15, 3):
+            is_thumb = MANO_16.names[first + 1].startswith('Thumb')
+            curl = rng.uniform(-0.15, 0.8) if is_thumb else rng.uniform(-0.15, 1.3)
+            angles = curl * np.array([0.8, 1.1, 0.9]) + rng.uniform(-0.1, 0.1, size=3)
+            pose[first:first + 3] = angles[:, None] * axes[first:first + 3]
+            pose[first] += rng.uniform(-0.2, 0.2) * palm
+        return pose.reshape(45)
+
+    axes, palm = np.random.default_rng(1).normal(size=(15, 3)), np.array([0.0, 0.0, 1.0])
+    expected = original(np.random.default_rng(5), axes, palm)
+    np.testing.assert_array_equal(
+        poses.sample_hand_pose(np.random.default_rng(5), axes, palm), expected)
+
+
+def test_hand_prototypes_and_rotation_limit(model_dir, tmp_path):
+    out = tmp_path / 'hand_prototypes'
+    assert tool.main(['--model-dir', str(model_dir), '--out-dir', str(out), '--num-train', '4',
+                      '--num-test', '2', '--image-size', '64', '64', '--hand', '--seed', '2',
+                      '--pose-prototypes', '2', '--prototype-jitter', '0.0',
+                      '--max-hand-rotation', '20']) == 0
+    hand = BodyModel.mano(model_dir, is_rhand=True, dtype=torch.float64)
+    axes, palm = poses.finger_axes(hand)
+    mean = hand.layer.pose_mean[3:].double().numpy()
+    stream = prototype_rng(2)
+    prototypes = [poses.hand_pose_from_articulation(poses.sample_hand_articulation(stream),
+                                                    axes, palm) - mean for _ in range(2)]
+    reference = poses.palm_to_camera(hand)
+    for folder in ('training', 'evaluation'):
+        mano = np.array(json.loads((out / f'{folder}_mano.json').read_text()))[:, 0]
+        for row in mano:  # without jitter every hand is one of the two prototypes
+            assert min(np.abs(row[3:48] - p).max() for p in prototypes) < 1e-6
+            turn = Rotation.from_rotvec(row[:3]) * reference.inv()
+            assert turn.magnitude() <= np.deg2rad(20) + 1e-6

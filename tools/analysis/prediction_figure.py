@@ -6,7 +6,9 @@ predicted mesh (blue) beside the ground-truth mesh (orange) seen from the side, 
 the sample's MPVPE and PA-MPVPE. Predictions come from :func:`fastmetro_mm.apis.inference_mesh`
 on the test set's own person boxes; GT meshes from the samples' SMPL / MANO pose and shape
 through the config's body model; both are centred on the same root as ``MeshMetric`` centres
-them (the H36M pelvis row of the head's joint regressor; without one, the mesh centroid).
+them (body: the H36M pelvis row of the head's joint regressor, without one the mesh centroid;
+hand: the wrist, MANO's joint 0). Hands are shown in their whole image, which is their crop
+(FreiHAND's layout); bodies in a square around their box.
 
 The test set is the config's ``test_dataloader.dataset``; ``--ann-file`` names another
 annotation file in its format (resolved against its ``data_root``, as in the config).
@@ -53,10 +55,12 @@ def pick_indices(num_samples: int, count: int) -> List[int]:
 
 class RootCentring:
     """Centres meshes on a root as ``MeshMetric`` does: the H36M pelvis regressed from the
-    mesh, or (without a regressor) the mesh centroid."""
+    mesh, or (without a regressor) the mesh centroid; or a given root regressor (the hand's
+    wrist)."""
 
-    def __init__(self, regressor_file: Optional[str]) -> None:
-        self.pelvis = None
+    def __init__(self, regressor_file: Optional[str],
+                 root: Optional[JointRegressor] = None) -> None:
+        self.pelvis = root
         if regressor_file is not None:
             self.pelvis = JointRegressor.from_file(regressor_file,
                                                    select=[H36M_17.index('Pelvis')])
@@ -96,8 +100,9 @@ def gt_mesh(info: dict, body_model: BodyModel, where: str) -> np.ndarray:
 
 
 def figure_rows(model: Any, dataset: Any, indices: Sequence[int], body_model: BodyModel,
-                centre: RootCentring) -> List[FigureRow]:
-    """One :class:`FigureRow` per test sample: its image, prediction and GT mesh."""
+                centre: RootCentring, zoom_to_box: bool = True) -> List[FigureRow]:
+    """One :class:`FigureRow` per test sample: its image, prediction and GT mesh; the input
+    shown around the sample's box (``zoom_to_box``) or whole."""
     infos = [dataset.get_data_info(i) for i in indices]
     paths = [info['img_path'] for info in infos]
     boxes = [np.asarray(info['bbox'], np.float32).reshape(-1, 4)[:1] for info in infos]
@@ -116,7 +121,8 @@ def figure_rows(model: Any, dataset: Any, indices: Sequence[int], body_model: Bo
             image=cv2.cvtColor(image, cv2.COLOR_BGR2RGB), vertices_cam=person.vertices_cam,
             focal_length=person.focal_length,
             principal_point=tuple(float(v) for v in person.principal_point),
-            pred_vertices=pred, gt_vertices=gt, bbox=boxes[len(rows)][0],
+            pred_vertices=pred, gt_vertices=gt,
+            bbox=boxes[len(rows)][0] if zoom_to_box else None,
             caption=f'{Path(path).name} (sample {index}):  MPVPE {mpvpe:.0f} mm,  '
                     f'PA-MPVPE {pa_mpvpe:.0f} mm'))
     return rows
@@ -162,8 +168,11 @@ def main(argv: Optional[List[str]] = None) -> Path:
     mesh_type = get_mesh_type(head.get('mesh_type', 'body'),
                               f'prediction_figure: {args.config}, model.head')
     body_model = BodyModel(**dict(head.body_model, model_type=mesh_type.model_type)).eval()
-    centre = RootCentring(head.get('joint_regressor_file')
-                          if mesh_type.name == 'body' else None)
+    is_body = mesh_type.name == 'body'
+    # The hand's root is its wrist (MeshMetric's), MANO's joint 0.
+    centre = RootCentring(head.get('joint_regressor_file') if is_body else None,
+                          None if is_body else JointRegressor(body_model.j_regressor,
+                                                              select=[0]))
     dataset = build_test_set(cfg, args.ann_file)
     if args.indices:
         bad = [i for i in args.indices if not 0 <= i < len(dataset)]
@@ -175,7 +184,8 @@ def main(argv: Optional[List[str]] = None) -> Path:
         indices = pick_indices(len(dataset), args.num_images)
 
     model = init_model(cfg, args.checkpoint, device=args.device)
-    rows = figure_rows(model, dataset, indices, body_model, centre)
+    # A hand's box is its whole image (FreiHAND's crops): shown whole, not zoomed out.
+    rows = figure_rows(model, dataset, indices, body_model, centre, zoom_to_box=is_body)
     title = (f'{Path(args.checkpoint).name}: {len(rows)} of {len(dataset)} test images  '
              '(blue: prediction, orange: ground truth)')
     with MeshRenderer(mesh_faces(model)) as renderer:

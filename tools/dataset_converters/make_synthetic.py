@@ -42,13 +42,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='body: largest turn away from facing the camera, degrees (180: '
                         'any direction; the uniform synthetic figure has no face, so front '
                         'and back views are told apart only by the pose)')
+    parser.add_argument('--max-hand-rotation', type=float, default=180.0,
+                        help='hand: largest turn away from palm to the camera, fingers up, '
+                        'degrees (180: any orientation)')
     parser.add_argument('--pose-prototypes', type=int, default=0, metavar='N',
-                        help='body: draw N prototype poses (shared by train and test) and '
-                        'give every person one of them, jittered (default 0: every pose '
-                        'drawn independently within the joint limits)')
+                        help='draw N prototype poses (body) or hand articulations (shared by '
+                        'train and test) and give every person or hand one of them, jittered '
+                        '(default 0: every pose drawn independently within the joint limits)')
     parser.add_argument('--prototype-jitter', type=float, default=0.05,
-                        help='with --pose-prototypes: largest change of each joint angle, as a '
-                        'fraction of its range (default 0.05)')
+                        help='with --pose-prototypes: largest change of each joint angle (hand: '
+                        'of each curl, bend and spread), as a fraction of its range '
+                        '(default 0.05)')
     parser.add_argument('--part-colours', action='store_true',
                         help='body: colour each body part like clothes (left and right alike) '
                         'instead of one colour per person')
@@ -70,12 +74,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      f'{args.num_test}')
     if not 0 <= args.max_yaw <= 180:
         parser.error(f'--max-yaw must be within [0, 180] degrees, got {args.max_yaw}')
+    if not 0 <= args.max_hand_rotation <= 180:
+        parser.error(f'--max-hand-rotation must be within [0, 180] degrees, got '
+                     f'{args.max_hand_rotation}')
     if args.pose_prototypes < 0:
         parser.error(f'--pose-prototypes must be >= 0, got {args.pose_prototypes}')
     if not 0 <= args.prototype_jitter <= 1:
         parser.error(f'--prototype-jitter must be within [0, 1], got {args.prototype_jitter}')
-    if args.hand and (args.pose_prototypes or args.part_colours):
-        parser.error('--pose-prototypes and --part-colours apply to the body, not to --hand')
+    if args.hand and args.part_colours:
+        parser.error('--part-colours applies to the body, not to --hand')
     if args.image_size is not None and min(args.image_size) < 16:
         parser.error(f'--image-size must be at least 16 x 16, got {args.image_size}')
     return args
