@@ -47,7 +47,7 @@ train_dataloader = dict(batch_size=8, num_workers=1, persistent_workers=True,
 val_dataloader = dict(batch_size=32, num_workers=1, persistent_workers=True)
 test_dataloader = val_dataloader
 
-max_epochs = 3
+max_epochs = 4
 optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16', optimizer=dict(lr=3e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-6, by_epoch=True,
