@@ -28,8 +28,11 @@ CONFIGS = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob('*.py'
 R50, H64 = 23_508_032, 126_010_944  # ResNet-50 without fc; HRNet-W64 + neck without classifier
 R18 = 11_176_512  # ResNet-18 without fc (the quickstart's backbone)
 QUICKSTART = 'quickstart/fastmetro_s_r18_synthetic_quickstart.py'
-#: The quickstart's backbone warm-up: not a FastMETRO config (test_quickstart_warmup_config).
+HAND_QUICKSTART = 'quickstart/fastmetro_s_r18_synthetic_hand_quickstart.py'
+QUICKSTARTS = (QUICKSTART, HAND_QUICKSTART)
+#: The quickstarts' backbone warm-ups: not FastMETRO configs (test_quickstart_warmup_config).
 WARMUP = 'quickstart/r18_joint_regression_synthetic_warmup.py'
+HAND_WARMUP = 'quickstart/r18_joint_regression_synthetic_hand_warmup.py'
 EXPECTED = {
     'fastmetro_s_r50_h36m.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
     'fastmetro_m_r50_h36m.py': ('body', 'M', 'paper', 17_050_630, R50, 1e-4, 60),
@@ -42,7 +45,8 @@ EXPECTED = {
     # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
     'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
     # FastMETRO-S without dropout (network.dropout) on a CPU-sized schedule; see the config.
-    QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 3),
+    QUICKSTART: ('body', 'S', 'paper', 9_231_366 - 1_048_576 + 262_144, R18, 3e-4, 4),
+    HAND_QUICKSTART: ('hand', 'S', 'paper', 9_114_118 - 1_048_576 + 262_144, R18, 3e-4, 3),
     'official/fastmetro_s_r50_h36m_release.py': ('body', 'S', 'release', 10_041_366, R50, 1e-4,
                                                  60),
     'official/fastmetro_l_h64_h36m_release.py': ('body', 'L', 'release', 25_679_894, H64, 1e-4,
@@ -86,7 +90,7 @@ def mmpose_scope():
 
 
 def test_every_config_is_checked():
-    assert set(CONFIGS) == set(EXPECTED) | {WARMUP}
+    assert set(CONFIGS) == set(EXPECTED) | {WARMUP, HAND_WARMUP}
 
 
 def test_quickstart_warmup_config():
@@ -115,17 +119,20 @@ def test_config_loads(name):
     network = head.network
     assert (head.type, head.mesh_type, network.type, network.model_size, network.layout) == \
         ('MeshHead', mesh_type, 'FastMETRONetwork', size, layout)
+    # The quickstarts train with the released loss terms, vertices weighted as the joints
+    # (docs/quickstart_experiments.md).
+    vertices = 1000.0 if name in QUICKSTARTS else 100.0
     assert (head.loss.loss_weight_vertices, head.loss.loss_weight_joints_3d,
-            head.loss.loss_weight_joints_2d) == (100.0, 1000.0, 100.0)
+            head.loss.loss_weight_joints_2d) == (vertices, 1000.0, 100.0)
     release_loss = head.loss.get('vertex_level_weights') is not None
-    assert release_loss == (layout == 'release')
+    assert release_loss == (layout == 'release' or name in QUICKSTARTS)
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('AdamW', lr, 1e-4)
     assert cfg.optim_wrapper.clip_grad.max_norm == 0.3
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.auto_scale_lr.base_batch_size == 64
-    assert cfg.train_dataloader.batch_size == (8 if name == QUICKSTART else 16)
-    if name == QUICKSTART:  # bfloat16 autocast on CPU, no dropout
+    assert cfg.train_dataloader.batch_size == (8 if name in QUICKSTARTS else 16)
+    if name in QUICKSTARTS:  # bfloat16 autocast on CPU, no dropout
         assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
         assert network.dropout == 0.0
     if '3dpw' in name:
@@ -210,7 +217,7 @@ def test_hand_pipelines_are_one_definition():
             [{k: v for k, v in t.items() if k != 'input_size'} for t in small]
         sizes = {(t.get('input_size'), s.get('input_size')) for t, s in zip(large, small)}
         assert sizes == {(None, None), ((224, 224), (128, 128))}
-        assert large[-1] == dict(type='PackMeshInputs', pose_dim=48)
+        assert large[-1] == dict(type='PackMeshInputs', pose_dim=48, num_joints=21)
     assert 'MeshRandomFlip' not in [t.type for t in pipelines.hand_train_pipeline_224]
     freihand = Config.fromfile(str(CONFIG_DIR / 'fastmetro_l_h64_freihand.py'))
     assert freihand.train_dataloader.dataset.pipeline == pipelines.hand_train_pipeline_224

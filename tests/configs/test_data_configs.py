@@ -191,7 +191,8 @@ def _data_bases(path: Path) -> list:
 def _check_batch(batch: dict, loader_name: str, cfg: Config) -> None:
     inputs, samples = batch['inputs'], batch['data_samples']
     assert len(inputs) == len(samples) == 2, loader_name
-    hand = cfg.model.head.get('mesh_type') == 'hand'
+    # The hand warm-up's JointRegressionHead has no mesh_type, only its 21 joints.
+    hand = cfg.model.head.get('mesh_type') == 'hand' or cfg.model.head.get('num_joints') == 21
     num_joints = 21 if hand else 14
     for image, sample in zip(inputs, samples):
         assert tuple(image.shape[0:1]) == (3, ) and image.shape[1] == image.shape[2]
