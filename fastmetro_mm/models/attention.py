@@ -53,22 +53,49 @@ class MultiheadAttention(nn.Module):
         batch, tokens, _ = x.shape
         return x.view(batch, tokens, self.num_heads, self.head_dim).transpose(1, 2)
 
+    def project(self, x: torch.Tensor, which: str) -> torch.Tensor:
+        """Projects tokens to one of query 'q', key 'k' or value 'v', split into heads.
+
+        Args:
+            x: (B, T, d) tokens (B may be 1 for tokens shared by every image).
+            which: 'q', 'k' or 'v'.
+
+        Returns:
+            (B, H, T, d / H).
+        """
+        row = 'qkv'.index(which) * self.embed_dim
+        weight = self.in_proj_weight[row:row + self.embed_dim]
+        bias = self.in_proj_bias[row:row + self.embed_dim]
+        return self._split_heads(F.linear(x, weight, bias))
+
     def forward(self,
                 query: torch.Tensor,
                 key: torch.Tensor,
                 value: torch.Tensor,
                 attn_mask: Optional[torch.Tensor] = None,
-                need_weights: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+                need_weights: bool = False,
+                batch_size: Optional[int] = None,
+                projected_query: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Attends from ``query`` to ``key``/``value``.
 
+        Inputs with batch 1 are shared by every image: they are projected once and broadcast
+        against the others (FastMETRO's joint and vertex tokens enter the first decoder layer
+        the same for every image).
+
         Args:
-            query: (B, L, d).
-            key: (B, S, d).
-            value: (B, S, d).
+            query: (B | 1, L, d).
+            key: (B | 1, S, d).
+            value: (B | 1, S, d).
             attn_mask: optional (L, S) ADDITIVE float mask (0 = may attend, -inf = may not),
                 see ``fastmetro_mm.mesh.attention_mask.attention_mask_to_additive``. Boolean
                 masks are refused: SDPA and nn.MultiheadAttention read True oppositely.
             need_weights: also return the attention weights (explicit softmax path).
+            batch_size: broadcast every input to this batch before attending (needed when
+                the attention dropout must differ per image); default: the largest batch
+                of the inputs.
+            projected_query: ``project(query, 'q')`` computed earlier, (B | 1, H, L, d / H);
+                ``query`` is then only used for its shape.
 
         Returns:
             output: (B, L, d).
@@ -86,11 +113,12 @@ class MultiheadAttention(nn.Module):
                 raise ValueError(
                     f'MultiheadAttention: attn_mask has shape {tuple(attn_mask.shape)}, '
                     f'expected (L, S) = {expected}')
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3, dim=0)
-        b_q, b_k, b_v = self.in_proj_bias.chunk(3, dim=0)
-        q = self._split_heads(F.linear(query, w_q, b_q))  # (B, H, L, d/H)
-        k = self._split_heads(F.linear(key, w_k, b_k))  # (B, H, S, d/H)
-        v = self._split_heads(F.linear(value, w_v, b_v))  # (B, H, S, d/H)
+        q = self.project(query, 'q') if projected_query is None else projected_query
+        k = self.project(key, 'k')  # (B | 1, H, S, d/H)
+        v = self.project(value, 'v')  # (B | 1, H, S, d/H)
+        batch = batch_size or max(q.shape[0], k.shape[0], v.shape[0])
+        q, k, v = (t.expand(batch, -1, -1, -1) if t.shape[0] != batch else t
+                   for t in (q, k, v))
         mask = None if attn_mask is None else attn_mask.to(q.dtype)
         dropout_p = self.dropout if self.training else 0.0
 
@@ -104,7 +132,7 @@ class MultiheadAttention(nn.Module):
             out = F.dropout(probs, p=dropout_p, training=self.training) @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-        batch, _, length, _ = out.shape
+        length = out.shape[2]
         out = out.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, d)
         return self.out_proj(out), weights
 

@@ -223,11 +223,19 @@ class FastMETRONetwork(nn.Module):
         pos_1 = self.pos_encoding_1(height, width, device, dtype).flatten(1).T  # (hw, 512)
         pos_2 = self.pos_encoding_2(height, width, device, dtype).flatten(1).T  # (hw, 128)
         camera_token = self.camera_token.weight.expand(batch, -1, -1)  # (B, 1, 512)
-        query_tokens = torch.cat([self.joint_tokens.weight, self.vertex_tokens.weight])
-        query_tokens = query_tokens.expand(batch, -1, -1)  # (B, K + N, 512)
+        # The joint and vertex tokens are the same for every image: they enter with batch 1
+        # and transformer 1 computes their image-independent part once (and keeps it between
+        # calls in eval mode, keyed by the token weights' versions).
+        query_tokens = torch.cat([self.joint_tokens.weight, self.vertex_tokens.weight])[None]
+        static_key = tuple((p.data_ptr(), p._version)
+                           for p in (self.joint_tokens.weight, self.vertex_tokens.weight))
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            # Exported graphs keep a dynamic batch only through shapes read from the input.
+            query_tokens, static_key = query_tokens.expand(batch, -1, -1), None
 
         out_1 = self.transformer_1(image_tokens, camera_token, query_tokens, pos_1,
-                                   self.attention_mask, need_weights=return_attention)
+                                   self.attention_mask, need_weights=return_attention,
+                                   static_key=static_key)  # query_tokens (1 | B, K + N, 512)
         if self.layout == 'paper':
             camera_2 = self.reduce_encoder(out_1.camera)  # (B, 1, 128)
             image_2 = self.reduce_encoder(out_1.image)  # (B, hw, 128)

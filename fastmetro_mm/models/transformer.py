@@ -13,7 +13,7 @@ Shapes: B batch, L query tokens, S key tokens, d model width, H heads.
 """
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, Hashable, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -100,6 +100,17 @@ class TransformerEncoderLayer(nn.Module):
 class TransformerDecoderLayer(nn.Module):
     """Pre-norm decoder layer: masked self-attention, cross-attention, feed-forward.
 
+    Query tokens given with batch 1 are shared by every image (FastMETRO's first decoder
+    layer): whatever does not depend on the image is computed once, at batch 1, and the
+    tokens become per-image at the cross-attention. Without dropout (eval mode) that is the
+    whole self-attention block and the cross-attention's query projection; in training, where
+    the attention dropout differs per image, the self-attention's projections. The results
+    equal the per-image computation (the same random draws in training).
+
+    With ``static_key`` (eval, no autograd) the shared part is also kept between calls and
+    reused while the key, this layer's weights (tracked by their version counters), the
+    device and the dtype stay the same.
+
     Args:
         d_model: token width d.
         nhead: number of attention heads.
@@ -119,6 +130,7 @@ class TransformerDecoderLayer(nn.Module):
         self.ffn_norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, dim_feedforward, dropout)
         self.ffn_dropout = nn.Dropout(dropout)
+        self._static_cache: Optional[Tuple[Hashable, torch.Tensor, torch.Tensor]] = None
 
     def forward(self,
                 tgt: torch.Tensor,
@@ -126,35 +138,71 @@ class TransformerDecoderLayer(nn.Module):
                 self_attn_mask: Optional[torch.Tensor] = None,
                 pos: Optional[torch.Tensor] = None,
                 query_pos: Optional[torch.Tensor] = None,
-                need_weights: bool = False
+                need_weights: bool = False,
+                static_key: Optional[Hashable] = None
                 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Decodes query tokens against the encoder memory.
 
         Args:
-            tgt: (B, L, d) query tokens.
+            tgt: (B, L, d) query tokens, or (1, L, d) tokens shared by every image.
             memory: (B, S, d) encoder output.
             self_attn_mask: (L, L) additive mask of the self-attention (0 / -inf).
             pos: (S, d) or (B, S, d) positional embedding added to the memory keys.
             query_pos: (L, d) or (B, L, d) embedding added to the queries (and the
                 self-attention keys); FastMETRO uses none.
             need_weights: also return attention weights.
+            static_key: identifies the values of shared (batch 1) ``tgt`` between calls (for
+                example the token parameters' versions); None: nothing is kept.
 
         Returns:
             (B, L, d) tokens, (B, L, L) self-attention and (B, L, S) cross-attention weights
             averaged over heads (None unless ``need_weights``).
         """
-        x = self.self_attn_norm(tgt)
-        q = k = with_pos_embed(x, query_pos)
-        attended, self_weights = self.self_attn(
-            q, k, x, attn_mask=self_attn_mask, need_weights=need_weights)
-        tgt = tgt + self.self_attn_dropout(attended)
-        x = self.cross_attn_norm(tgt)
+        batch = memory.shape[0]
+        shared = tgt.shape[0] == 1
+        per_image_self_attn = need_weights or (self.training and self.self_attn.dropout > 0)
+        key = self._static_cache_key(static_key, tgt, query_pos, self_attn_mask,
+                                     shared and not per_image_self_attn)
+        if key is not None and self._static_cache is not None and self._static_cache[0] == key:
+            _, tgt, query = self._static_cache
+            self_weights = None
+        else:
+            x = self.self_attn_norm(tgt)
+            q = k = with_pos_embed(x, query_pos)
+            attended, self_weights = self.self_attn(
+                q, k, x, attn_mask=self_attn_mask, need_weights=need_weights,
+                batch_size=batch if shared and per_image_self_attn else None)
+            tgt = tgt + self.self_attn_dropout(attended)
+            query = self.cross_attn.project(
+                with_pos_embed(self.cross_attn_norm(tgt), query_pos), 'q')
+            self._static_cache = None if key is None else (key, tgt, query)
         attended, cross_weights = self.cross_attn(
-            with_pos_embed(x, query_pos), with_pos_embed(memory, pos), memory,
-            need_weights=need_weights)
+            tgt, with_pos_embed(memory, pos), memory, need_weights=need_weights,
+            batch_size=batch, projected_query=query)
         tgt = tgt + self.cross_attn_dropout(attended)
         tgt = tgt + self.ffn_dropout(self.ffn(self.ffn_norm(tgt)))
         return tgt, self_weights, cross_weights
+
+    def _static_cache_key(self, static_key: Optional[Hashable], tgt: torch.Tensor,
+                          query_pos: Optional[torch.Tensor],
+                          self_attn_mask: Optional[torch.Tensor],
+                          cacheable: bool) -> Optional[Hashable]:
+        """The key of the shared part in this call, or None when it must not be kept."""
+        if (static_key is None or not cacheable or query_pos is not None
+                or torch.is_grad_enabled() or torch.jit.is_tracing()
+                or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()):
+            return None
+        weights = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        mask = None if self_attn_mask is None else (self_attn_mask.data_ptr(),
+                                                    self_attn_mask._version)
+        autocast = (torch.is_autocast_enabled(tgt.device.type),
+                    torch.get_autocast_dtype(tgt.device.type))
+        return (static_key, tgt.device, tgt.dtype, autocast, weights, mask)
+
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[override]
+        # .to() / .cuda() / .half() may keep parameter versions: drop the kept tensors.
+        self._static_cache = None
+        return super()._apply(fn, *args, **kwargs)
 
 
 class TransformerEncoder(nn.Module):
@@ -213,17 +261,20 @@ class TransformerDecoder(nn.Module):
                 self_attn_mask: Optional[torch.Tensor] = None,
                 pos: Optional[torch.Tensor] = None,
                 query_pos: Optional[torch.Tensor] = None,
-                need_weights: bool = False
+                need_weights: bool = False,
+                static_key: Optional[Hashable] = None
                 ) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
-        """(B, L, d) queries and (B, S, d) memory -> (B, L, d) tokens, per-layer (B, L, L)
+        """(B | 1, L, d) queries and (B, S, d) memory -> (B, L, d) tokens, per-layer (B, L, L)
         self-attention and (B, L, S) cross-attention weights (empty unless ``need_weights``).
+        Queries with batch 1 are shared by every image; ``static_key``: see
+        ``TransformerDecoderLayer`` (only the first layer's input can be shared).
         """
         self_weights: List[torch.Tensor] = []
         cross_weights: List[torch.Tensor] = []
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
             tgt, layer_self, layer_cross = layer(
                 tgt, memory, self_attn_mask=self_attn_mask, pos=pos, query_pos=query_pos,
-                need_weights=need_weights)
+                need_weights=need_weights, static_key=static_key if index == 0 else None)
             if layer_self is not None and layer_cross is not None:
                 self_weights.append(layer_self)
                 cross_weights.append(layer_cross)
@@ -290,16 +341,21 @@ class FastMETROTransformer(nn.Module):
                 query_tokens: torch.Tensor,
                 pos: torch.Tensor,
                 self_attn_mask: Optional[torch.Tensor] = None,
-                need_weights: bool = False) -> TransformerOutput:
+                need_weights: bool = False,
+                static_key: Optional[Hashable] = None) -> TransformerOutput:
         """Encodes the image and decodes joint/vertex tokens.
 
         Args:
             image_tokens: (B, S, d) flattened image features (S = h * w).
             camera_token: (B, 1, d).
-            query_tokens: (B, L, d) joint tokens followed by vertex tokens.
+            query_tokens: (B, L, d) joint tokens followed by vertex tokens, or (1, L, d)
+                tokens shared by every image (their image-independent part is computed once).
             pos: (S, d) or (B, S, d) positional encoding of the image tokens.
             self_attn_mask: (L, L) additive decoder self-attention mask (0 / -inf).
             need_weights: also return attention weights (explicit softmax path).
+            static_key: identifies shared query tokens' values between calls, so that their
+                image-independent part is kept (eval, no autograd; see
+                ``TransformerDecoderLayer``); None: computed in every call.
 
         Returns:
             TransformerOutput with camera (B, 1, d), image (B, S, d), queries (B, L, d).
@@ -320,7 +376,7 @@ class FastMETROTransformer(nn.Module):
         camera, image = encoded.split([1, num_image_tokens], dim=1)
         queries, self_weights, cross_weights = self.decoder(
             query_tokens, image, self_attn_mask=self_attn_mask, pos=pos,
-            need_weights=need_weights)
+            need_weights=need_weights, static_key=static_key)
         attention = None
         if need_weights:
             attention = {'encoder_self_attn': encoder_weights,

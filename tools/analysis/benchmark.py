@@ -27,6 +27,14 @@ throughput at the largest batch), all measured in the same process on the same m
 training); ``--compile`` wraps each timed callable in ``torch.compile`` and excludes the
 compilation from the timing (it happens during warm-up).
 
+``--official-repo PATH`` (PATH: your own checkout of postech-ami/FastMETRO) first times our
+FastMETRO head beside the official one in this process, with the same weights and the same
+(B, 2048, 7, 7) features: inference at batch 1 and 32 and a training step (forward and backward
+of every output, dropout on) at batch 16, fp32 and bf16 autocast, for ``--sizes``; interleaved
+rounds, medians, and the ratio ours / official (see ``official_side_by_side.py``)::
+
+    python tools/analysis/benchmark.py --official-repo ~/src/FastMETRO --sizes S L
+
 ``--backend onnxruntime`` also exports the model (backbone, neck, head network) to a temporary
 ONNX file (``fastmetro_mm.deployment``) and times it in ONNX Runtime on the CPU at each batch
 size ('model ort' rows), with its time relative to the eager PyTorch model ('ort / eager').
@@ -53,8 +61,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', nargs='+',
+    parser.add_argument('config', nargs='*',
                         help='model config file(s); several add a comparison table')
+    parser.add_argument('--official-repo', metavar='PATH', default=None,
+                        help='your checkout of postech-ami/FastMETRO: time our head beside '
+                        'the official one in this process (ratios; see '
+                        'tools/analysis/official_side_by_side.py)')
+    parser.add_argument('--sizes', nargs='+', choices=('S', 'M', 'L'), default=['S', 'L'],
+                        help='model sizes of the --official-repo comparison')
+    parser.add_argument('--rounds', type=int, default=7,
+                        help='interleaved rounds of the --official-repo comparison (median)')
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
                         help='bf16 runs the forward passes under torch.autocast')
@@ -76,6 +92,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='override config entries, key=value (as in MMPose tools)')
     args = parser.parse_args(argv)
+    if not args.config and args.official_repo is None:
+        parser.error('give at least one config, or --official-repo PATH')
     bad = [b for b in args.batch_sizes if b < 1]
     if bad or args.repeats < 1 or args.warmup < 0:
         parser.error(f'batch sizes and --repeats must be >= 1 and --warmup >= 0, got '
@@ -262,6 +280,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     threads = f', {torch.get_num_threads()} threads' if device.type == 'cpu' else ''
     setting = (f'{args.device}{threads}, {args.dtype}, '
                f'{"torch.compile" if args.compile else "eager"}, median of {args.repeats}')
+    if args.official_repo is not None:
+        from tools.analysis.official_side_by_side import run_side_by_side
+        try:
+            run_side_by_side(args.official_repo, args.sizes,
+                             [('infer', 1), ('infer', 32), ('train', 16)], ['fp32', 'bf16'],
+                             device=args.device, rounds=args.rounds, iters=args.repeats,
+                             warmup=args.warmup)
+        except FileNotFoundError as error:
+            print(f'benchmark: {error}', file=sys.stderr)
+            return 1
     results = []
     for index, config in enumerate(args.config):
         model = build_model(config, args.cfg_options, device)
