@@ -9,8 +9,10 @@ Examples:
     bash tools/dist_test.sh CONFIG CHECKPOINT 4
 
 ``--out`` writes the metrics as JSON; ``--dump`` pickles every test sample's predictions and
-ground truth (mmengine's ``DumpResults``) for offline evaluation. ``--show-dir DIR`` renders
-every test image's predicted mesh over the image (plus a side view) with the config's
+ground truth (the list of dicts of mmengine's ``DumpResults``) for offline evaluation, each
+rank writing its part as it goes and rank 0 merging them one sample at a time.
+``--show-dir DIR`` renders every test image's predicted mesh over the image (plus a side
+view) with the config's
 ``MeshLocalVisualizer`` and saves the pictures under ``WORK_DIR/TIMESTAMP/DIR`` (MMPose's
 ``PoseVisualizationHook`` convention); ``--show`` opens them in a window instead.
 ``--freihand-submission FILE`` (hand configs) also writes FreiHAND's prediction file for its
@@ -108,7 +110,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'tools/test.py: --dump must be a .pkl or .pickle file, got '
                              f'{args.dump!r}')
-        dump = dict(type='DumpResults', out_file_path=args.dump)
+        # Streamed: each rank writes its part, rank 0 merges sample by sample (no gathering
+        # of every mesh in memory; fastmetro_mm.engine.StreamedDumpResults).
+        dump = dict(type='StreamedDumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
         if isinstance(evaluators, (list, tuple)):
             cfg.test_evaluator = [*evaluators, dump]

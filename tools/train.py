@@ -6,6 +6,10 @@ Examples:
     python tools/train.py CONFIG --resume work_dirs/run/epoch_10.pth --amp
     bash tools/dist_train.sh CONFIG 4 [--auto-scale-lr ...]                     # torchrun, 4 GPUs
 
+The configs' learning rate is the recipe's for 64 images per step (16 per GPU on 4 GPUs). On
+another number of GPUs the run warns (RECIPE MISMATCH) unless ``--auto-scale-lr`` is given;
+see docs/multi_gpu.md.
+
 Distributed runs without GPUs (``--launcher pytorch`` under torchrun on a CPU-only machine) use
 a gloo process group and CPU DDP; see :mod:`fastmetro_mm.engine.launch`.
 """
@@ -18,6 +22,7 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import get_world_size
 from mmengine.runner import Runner
 
 # Configs under projects/ import their packages as `projects.<name>.<package>`, which needs the
@@ -31,6 +36,8 @@ from fastmetro_mm.engine.checkpoint_lookup import (find_resumable_checkpoint,  #
 from fastmetro_mm.engine.launch import setup_launcher, shutdown_process_group  # noqa: E402
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+#: First fp16 loss scale of ``--amp`` (GradScaler's default 2**16 overflows FastMETRO's loss).
+AMP_INIT_SCALE = 2.0**8
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -43,7 +50,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='resume from this checkpoint; without a path, from the latest '
                         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+                        help='fp16 automatic mixed precision (AmpOptimWrapper, dynamic loss '
+                        'scale from 2**8)')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -81,7 +89,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             raise ValueError(f'tools/train.py: --amp needs optim_wrapper.type OptimWrapper, '
                              f'the config ({args.config}) has {wrapper_type!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        # Dynamic scaling from 2**8, not GradScaler's 2**16: with loss weights of 100 to
+        # 1000 the fp16 gradients overflow at scales of 2**9 and above (docs/
+        # mixed_precision.md), and every overflow skips a step. LossScaleMonitorHook logs them.
+        cfg.optim_wrapper.setdefault('loss_scale', dict(init_scale=AMP_INIT_SCALE))
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -101,6 +112,39 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              f'base_batch_size in the config ({args.config})')
         cfg.auto_scale_lr.enable = True
     return cfg
+
+
+def recipe_batch_mismatch(cfg: Config, world_size: int) -> Optional[str]:
+    """A warning when the total batch is not the recipe's and the lr is not rescaled.
+
+    The configs' learning rate belongs to ``auto_scale_lr.base_batch_size`` images per
+    step (the released 16 per GPU x 4 GPUs = 64); ``dist_train.sh CONFIG 8`` trains on
+    8 x 16 = 128 at that rate unless ``--auto-scale-lr`` (linear scaling) is given or the
+    per-GPU batch is lowered. mmengine says nothing, so this names the numbers and the two
+    ways to match the recipe.
+
+    Args:
+        cfg: the merged config.
+        world_size: the number of training processes.
+
+    Returns:
+        The warning text, or None when the batches agree, auto scaling is on, or the config
+        names no base batch size.
+    """
+    base = cfg.get('auto_scale_lr', {}).get('base_batch_size')
+    if base is None or cfg.auto_scale_lr.get('enable', False):
+        return None
+    per_gpu = cfg.train_dataloader.batch_size
+    total = world_size * per_gpu
+    if total == base:
+        return None
+    advice = (f'train_dataloader.batch_size={base // world_size}'
+              if base % world_size == 0 else 'a per-process batch that multiplies to it')
+    return (f'tools/train.py: RECIPE MISMATCH: {world_size} process(es) x batch {per_gpu} = '
+            f'{total} images per step, but the learning rate of this config is for '
+            f'auto_scale_lr.base_batch_size = {base}; it is NOT rescaled. To follow the '
+            f'recipe, pass --auto-scale-lr (lr x {total}/{base}, linear scaling) or '
+            f'--cfg-options {advice} (the recipe\'s total batch at its lr).')
 
 
 def resolve_auto_resume(cfg: Config) -> Config:
@@ -132,6 +176,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     # Before the Runner: on CPU-only machines the process group must exist already (gloo).
     setup_launcher(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    mismatch = recipe_batch_mismatch(cfg, get_world_size())
+    if mismatch is not None:
+        runner.logger.warning(mismatch)
     runner.train()
     shutdown_process_group()
 

@@ -22,3 +22,8 @@ model = dict(
         # is scaled by 1e-8 (its 3DPW fine-tuning uses 1.0). Start from a trained
         # FastMETRO-L-H64 (load_from) to reproduce it.
         mesh_loss_scale=1e-8))
+
+# BatchNorm in the regressor cannot normalise a lone sample: a last batch of 1 on some rank
+# (the dataset size and the GPU count decide) is dropped rather than normalised with the
+# running statistics (which the regressor does, with a warning, when it must).
+train_dataloader = dict(drop_last=True)

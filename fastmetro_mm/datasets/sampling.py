@@ -21,15 +21,18 @@ Each epoch holds ``num_samples`` indices (default: the combined length), of whic
 
 ``state_dict()`` / ``load_state_dict()`` carry the seed, the epoch and a start position, so a
 run resumed from a mid-epoch checkpoint continues the same epoch's order at the sample it
-stopped at (:class:`fastmetro_mm.engine.ResumeStateHook` saves and restores them).
+stopped at (:class:`fastmetro_mm.engine.ResumeStateHook` saves and restores them). Resumed on
+another number of GPUs, the seed and epoch carry over and a partly trained epoch restarts.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Sized
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
+from mmengine.logging import print_log
 from mmpose.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
@@ -171,16 +174,21 @@ class MixedSourceSampler(Sampler):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restores the seed, epoch and start position of :meth:`state_dict`.
 
+        A state saved with another number of ranks (resuming on more or fewer GPUs) restores
+        the seed and the epoch but not the position: the ranks' shares of the epoch differ,
+        so the epoch restarts from its first sample, as MMEngine's ``DefaultSampler`` (which
+        keeps only its seed) does, with a warning naming both world sizes; a position at the
+        end of the saved ranks' shares (the epoch was complete) leaves the epoch out.
+
         Raises:
             KeyError: a key of :meth:`state_dict` is missing.
-            ValueError: the saved sampler drew from other source sizes, counts or number of
-                ranks, so its positions mean other samples here.
+            ValueError: the saved sampler drew from other source sizes or counts, so its
+                epochs hold other samples here.
         """
         missing = [k for k in self.state_dict() if k not in state]
         if missing:
             raise KeyError(f'MixedSourceSampler.load_state_dict: missing {missing}')
-        mine = dict(total=self.total, counts=list(self.counts), lens=list(self.lens),
-                    world_size=self.world_size)
+        mine = dict(total=self.total, counts=list(self.counts), lens=list(self.lens))
         saved = {key: (list(state[key]) if isinstance(mine[key], list) else state[key])
                  for key in mine}
         if saved != mine:
@@ -194,6 +202,20 @@ class MixedSourceSampler(Sampler):
         self.epoch = int(state['epoch'])
         self.start = int(state['start'])
         self.start_epoch = int(state['start_epoch'])
+        saved_world = int(state['world_size'])
+        if saved_world != self.world_size:
+            # The saved ranks' position covers the whole epoch (a checkpoint at its last
+            # batch): complete on any number of ranks. Any other position has no equivalent.
+            complete = self.start >= math.ceil(self.total / saved_world)
+            print_log(f'MixedSourceSampler: the saved state is of {saved_world} rank(s), this '
+                      f'run has {self.world_size}: the seed ({self.seed}) and epoch '
+                      f'({self.epoch}) carry over and the ranks take new shares of the epoch'
+                      + ('' if not self.start else
+                         f'; epoch {self.start_epoch} was complete and is left out' if complete
+                         else f'; the position (sample {self.start} of each share) does not, '
+                         f'so epoch {self.start_epoch} restarts from its first sample'),
+                      logger='current', level=logging.WARNING)
+            self.start = self.num_samples if complete else 0
 
     def set_epoch(self, epoch: int) -> None:
         """Sets the epoch, which changes the draw (called by MMEngine's training loop)."""

@@ -43,6 +43,7 @@ from restarted worker generators).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -219,17 +220,28 @@ class ResumeStateHook(Hook):
                                f'{sampler.seed})')
             sampler.seed = saved_seed
         mid_epoch = pending['epoch'] is not None and pending['epoch'] == runner.epoch
+        start, skipped_batches = 0, 0
         if mid_epoch:
             batch_size = loader_batch_size(loader)
-            if (pending['world_size'], pending['batch_size']) != (get_world_size(),
+            if (pending['world_size'], pending['batch_size']) == (get_world_size(),
                                                                   batch_size):
+                start, skipped_batches = pending['samples'], pending['batches']
+            else:
+                # A checkpoint written by iteration at an epoch's last batch holds the whole
+                # epoch: it is complete on any number of ranks, and is not trained again.
+                total = getattr(sampler, 'total', None) or len(loader.dataset)
+                complete = pending['samples'] >= math.ceil(total / pending['world_size'])
                 runner.logger.warning(
                     f'ResumeStateHook: the {self._pending_source} was written with '
                     f"{pending['world_size']} process(es) x batch {pending['batch_size']}, this "
                     f'run has {get_world_size()} x {batch_size}: its position in the epoch '
-                    'does not carry over, the epoch restarts from its first batch')
-                mid_epoch = False
-        start = pending['samples'] if mid_epoch else 0
+                    'does not carry over, ' + (
+                        f'but epoch {runner.epoch + 1} was complete: it is not trained again'
+                        if complete else 'the epoch restarts from its first batch'))
+                if hasattr(sampler, 'load_state_dict'):
+                    start = pending['samples']  # the sampler restarts or skips the epoch
+                elif complete:
+                    start = len(sampler)
         self._skip = start_sampler_at(loader, runner.epoch, start,
                                       pending['sampler_state'])
-        return pending['batches'] if mid_epoch else 0
+        return skipped_batches

@@ -14,9 +14,12 @@ Module names differ from the released ones (``regressor.N.fc_block.M``);
 """
 from __future__ import annotations
 
-from typing import Tuple
+import logging
+from contextlib import contextmanager
+from typing import Iterator, Tuple
 
 import torch
+from mmengine.logging import print_log
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
@@ -29,11 +32,12 @@ def project_to_rotation(matrices: Tensor) -> Tensor:
     which gives a rotation, though not the closest one in that case.
 
     Args:
-        matrices: (..., 3, 3), any floating dtype; computed in at least float32 (SVD has no
-            half-precision kernels).
+        matrices: (..., 3, 3), any floating dtype.
 
     Returns:
-        (..., 3, 3) rotation matrices in the input's dtype.
+        (..., 3, 3) rotation matrices in float32 (float64 input stays float64), also under
+        autocast: SVD has no half-precision kernels, and a rotation rounded back to half
+        precision is off by up to 1e-3, which the rotation loss would then measure.
     """
     if matrices.shape[-2:] != (3, 3):
         raise ValueError(f'project_to_rotation: expected (..., 3, 3) matrices, got '
@@ -44,8 +48,7 @@ def project_to_rotation(matrices: Tensor) -> Tensor:
         rotation = u @ vh
         # The sign is locally constant, so it carries no gradient (the release detaches it).
         sign = torch.linalg.det(rotation).detach().sign()
-        rotation = rotation * sign[..., None, None]
-    return rotation.to(matrices.dtype)
+        return rotation * sign[..., None, None]
 
 
 class ResidualFCBlock(nn.Module):
@@ -124,17 +127,42 @@ class SMPLParameterRegressor(nn.Module):
             raise ValueError(f'SMPLParameterRegressor expects a (B, {self.num_vertices}, 3) '
                              f'mesh, got {tuple(vertices.shape)}')
         batch = vertices.shape[0]
-        if self.training and batch < 2:
-            raise ValueError('SMPLParameterRegressor: training needs at least 2 samples per '
-                             'batch (its BatchNorm layers normalise over the batch); got '
-                             f'{batch}')
-        x = torch.relu(self.input_norm(self.input_layer(vertices.reshape(batch, -1))))
-        for block in self.res_blocks:
-            x = block(x)  # (B, hidden)
-        params = self.output_layer(x)  # (B, num_joints * 9 + num_betas)
+        with self._running_statistics_for_one_sample(batch):
+            x = torch.relu(self.input_norm(self.input_layer(vertices.reshape(batch, -1))))
+            for block in self.res_blocks:
+                x = block(x)  # (B, hidden)
+        # The last layer in float32 on purpose (also under autocast): its outputs are the
+        # rotation matrices and shape coefficients themselves.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            params = self.output_layer(x.to(self.output_layer.weight.dtype))
         split = self.num_joints * 9
         matrices = params[:, :split].reshape(batch, self.num_joints, 3, 3)
         return matrices, params[:, split:]
+
+    @contextmanager
+    def _running_statistics_for_one_sample(self, batch: int) -> Iterator[None]:
+        """In training, normalises a batch of one sample with the running statistics.
+
+        BatchNorm cannot take the statistics of a single sample (torch raises), and a
+        training epoch can end in a batch of one on some rank (no ``drop_last``). Such a
+        batch is normalised as in evaluation, without updating the running statistics; the
+        layers' weights still train on it. A warning names the event.
+        """
+        norms = [m for m in self.modules() if isinstance(m, nn.BatchNorm1d)]
+        if not (self.training and batch == 1 and norms):
+            yield
+            return
+        print_log('SMPLParameterRegressor: a training batch of 1 sample is normalised with '
+                  "the BatchNorm running statistics (set the train dataloader's "
+                  'drop_last=True to leave such batches out)', logger='current',
+                  level=logging.WARNING)
+        for norm in norms:
+            norm.train(False)
+        try:
+            yield
+        finally:
+            for norm in norms:
+                norm.train(True)
 
     def extra_repr(self) -> str:
         return (f'num_vertices={self.num_vertices}, num_joints={self.num_joints}, '

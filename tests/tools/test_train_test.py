@@ -153,7 +153,7 @@ def test_test_arguments_reach_the_config():
     cfg = Config.fromfile(str(CONFIG))
     tool.merge_args(cfg, tool.parse_args([str(CONFIG), 'c.pth', '--dump', 'p.pkl']))
     assert cfg.load_from == 'c.pth'
-    assert [e['type'] for e in cfg.test_evaluator] == ['MeshMetric', 'DumpResults']
+    assert [e['type'] for e in cfg.test_evaluator] == ['MeshMetric', 'StreamedDumpResults']
     with pytest.raises(ValueError, match='--dump'):
         tool.merge_args(Config.fromfile(str(CONFIG)),
                         tool.parse_args([str(CONFIG), 'c.pth', '--dump', 'p.json']))

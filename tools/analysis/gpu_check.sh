@@ -30,7 +30,9 @@ case "$DEVICE" in
 cuda)  # a few hundred iterations, AMP fp16 (mmengine's AmpOptimWrapper), full speed table
     NUM_TRAIN=${NUM_TRAIN:-512}; NUM_TEST=64; IMAGE=160; BATCH=${BATCH:-32}; ITERS=${ITERS:-300}
     WORKERS=8
-    TRAIN_PRECISION=(optim_wrapper.type=AmpOptimWrapper optim_wrapper.dtype=float16)
+    # tools/train.py --amp: AmpOptimWrapper (fp16), dynamic loss scale from 2**8, skipped
+    # steps logged by LossScaleMonitorHook (docs/mixed_precision.md).
+    TRAIN_PRECISION=(--amp)
     # SPEED_SETTINGS: MODE:DTYPE pairs of tools/analysis/speed_goal.py (compiling takes most
     # of this step's time).
     SPEED=(--device cuda --settings ${SPEED_SETTINGS:-eager:fp32 eager:bf16 compile:bf16})
@@ -142,6 +144,9 @@ if not records:
 first, last = records[0], records[-1]
 print(f'iterations logged {first["iter"]}..{last["iter"]}: loss {first["loss"]:.4g} -> '
       f'{last["loss"]:.4g}')
+if 'loss_scale' in last:
+    print(f'fp16 loss scale at the end {last["loss_scale"]:g}, optimizer steps skipped '
+          f'for inf/NaN gradients: {last.get("amp_skipped_steps", 0):g}')
 if not math.isfinite(last['loss']):
     sys.exit(f'gpu_check: the last logged loss is {last["loss"]}')
 EOF

@@ -70,6 +70,7 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     sampler=body_mix_sampler,
     dataset=train_dataset,
 )
@@ -77,6 +78,7 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=val_dataset,

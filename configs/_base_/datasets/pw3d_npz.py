@@ -38,6 +38,7 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=train_dataset,
 )
@@ -45,6 +46,7 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=val_dataset,

@@ -36,6 +36,7 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=train_dataset,
 )
@@ -43,6 +44,7 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
+    pin_memory=True,  # page-locked batches: the host -> GPU copy runs asynchronously
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=val_dataset,

@@ -131,6 +131,9 @@ class MeshHead(BaseHead):
         if mesh_loss_scale < 0:
             raise ValueError(f'{owner}: mesh_loss_scale must be >= 0, got {mesh_loss_scale}')
         self.mesh_loss_scale = float(mesh_loss_scale)
+        # Set by fastmetro_mm.engine.MeshLossScaleHook, which then applies the scale to the
+        # float32 parameter gradients: in fp16 gradients scaled by 1e-8 round to zero.
+        self.mesh_loss_scale_in_gradients = False
 
         hierarchy = MeshHierarchy.from_npz(hierarchy_file)
         coarse = kind.coarse_level
@@ -399,8 +402,13 @@ class MeshHead(BaseHead):
         pred['pred_3d_joints_from_mesh'] = self.joint_regressor(out['pred_3d_vertices_fine'])
         pred['pred_3d_mesh_root'] = self.targets.mesh_root(out['pred_3d_vertices_fine'])
         losses = self.loss_module(pred, target)
-        if self.mesh_loss_scale != 1.0:
-            losses = {name: self.mesh_loss_scale * value for name, value in losses.items()}
+        scale = self.mesh_loss_scale
+        if scale != 1.0 and self.mesh_loss_scale_in_gradients:
+            # The logged value is scaled, the gradient is not (the gradient hooks scale it).
+            losses = {name: (scale * value).detach() + (value - value.detach())
+                      for name, value in losses.items()}
+        elif scale != 1.0:
+            losses = {name: scale * value for name, value in losses.items()}
         if self.smpl_regressor is not None:
             vertices, joints = self.smpl_mesh(out['pred_smpl_rotmat'], out['pred_smpl_betas'])
             losses.update(self.smpl_loss_module(

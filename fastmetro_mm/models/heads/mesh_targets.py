@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from smplx.lbs import batch_rodrigues
 from torch import Tensor, nn
@@ -21,7 +22,8 @@ from fastmetro_mm.mesh.joint_sets import root_point
 from fastmetro_mm.mesh.mano_layer_joints import mano_layer_joints
 from fastmetro_mm.mesh.mesh_type import MeshType
 
-from .sample_fields import gather_instances, input_sizes, instance_field
+from .sample_fields import (host_input_sizes, host_instance, stack_instances,
+                            to_device_at_once)
 
 #: Where GT 3D joints come from (``MeshHead(gt_joints_3d=...)``).
 GT_JOINTS_3D_SOURCES = ('annotation', 'body_model')
@@ -208,65 +210,83 @@ class MeshTargets(nn.Module):
         """
         num_joints = self.joint_regressor.num_joints
         model = self.body_model
+        batch = len(samples)
 
-        def field(key: str, shape: Tuple[int, ...]) -> Tensor:
-            return gather_instances(samples, key, shape, device, self.owner)
+        def stack(key: str, shape: Tuple[int, ...]) -> np.ndarray:
+            return stack_instances(samples, key, shape, self.owner)
 
+        # Everything is read and decided on the host, then copied in one go: no per-sample
+        # copy and no device -> host read (sync) in a training step.
         # Any number of shape coefficients up to the model's; all samples must agree.
-        num_betas = instance_field(samples[0], 'smpl_betas', 0, device, self.owner).shape[-1]
-        target = {
-            'keypoints_2d_visible': field('keypoints_visible', (num_joints, )),
-            'has_smpl': field('has_smpl', ()),
+        num_betas = host_instance(samples[0], 'smpl_betas', 0, self.owner).shape[-1]
+        host = {
+            'keypoints_2d_visible': stack('keypoints_visible', (num_joints, )),
+            'has_smpl': stack('has_smpl', ()),
+            'keypoints': stack('keypoints', (num_joints, 2)),
+            'input_size': host_input_sizes(samples, self.owner),  # (B, 2) w, h
+            'smpl_pose': stack('smpl_pose', (3 * model.num_joints, )),
+            'smpl_betas': stack('smpl_betas', (num_betas, )),
         }
         if self.gt_joints_3d == 'annotation':
-            target['joints_3d'] = field('joints_3d', (num_joints, 3))
-            target['joints_3d_visible'] = field('joints_3d_visible', (num_joints, ))
-            target['has_joints_3d'] = field('has_joints_3d', ())
-        else:
+            host['joints_3d'] = stack('joints_3d', (num_joints, 3))
+            host['joints_3d_visible'] = stack('joints_3d_visible', (num_joints, ))
+            host['has_joints_3d'] = stack('has_joints_3d', ())
+        has_smpl = host['has_smpl'] > 0
+        genders = self._genders(stack('gender', ()) if self.use_sample_gender else None, batch)
+        # Positions of the samples posed by each body model (float32 is exact below 2**24).
+        for gender in sorted(set(g for g, has in zip(genders, has_smpl) if has)):
+            host[f'chosen:{gender}'] = np.flatnonzero(
+                [g == gender and has for g, has in zip(genders, has_smpl)]).astype(np.float32)
+        on_device = to_device_at_once(host, device)
+        target = {key: on_device[key] for key in (
+            'keypoints_2d_visible', 'has_smpl', 'joints_3d', 'joints_3d_visible',
+            'has_joints_3d') if key in on_device}
+        if self.gt_joints_3d != 'annotation':
             # As released: 3D joints wherever there is a GT mesh, every joint confident.
-            target['joints_3d'] = torch.zeros(len(samples), num_joints, 3, device=device,
+            target['joints_3d'] = torch.zeros(batch, num_joints, 3, device=device,
                                               dtype=model.dtype)
-            target['joints_3d_visible'] = torch.ones(len(samples), num_joints, device=device)
+            target['joints_3d_visible'] = torch.ones(batch, num_joints, device=device)
             target['has_joints_3d'] = target['has_smpl'].clone()
-        size = input_sizes(samples, device, self.owner)  # (B, 2) w, h
-        target['keypoints_2d'] = field('keypoints', (num_joints, 2)) / size[:, None] * 2.0 - 1.0
-        pose = field('smpl_pose', (3 * model.num_joints, ))
-        betas = field('smpl_betas', (num_betas, ))
-        genders = self._genders(field('gender', ()) if self.use_sample_gender else None,
-                                len(samples))
+        target['keypoints_2d'] = (on_device['keypoints'] / on_device['input_size'][:, None]
+                                  * 2.0 - 1.0)
+        pose, betas = on_device['smpl_pose'], on_device['smpl_betas']
 
-        vertices = torch.zeros(len(samples), model.num_vertices, 3, device=device,
-                               dtype=model.dtype)
-        skeleton_root = torch.zeros(len(samples), 1, 3, device=device, dtype=model.dtype)
-        has_smpl = target['has_smpl'] > 0
-        for gender in sorted(set(genders[i] for i in range(len(samples)) if has_smpl[i])):
-            chosen = torch.tensor([i for i, name in enumerate(genders)
-                                   if name == gender and has_smpl[i]], device=device)
-            posed = self.body_models[gender](pose[chosen], betas[chosen])
-            vertices[chosen] = posed.vertices
-            if self.gt_root_joint is not None:
-                skeleton_root[chosen] = posed.joints[:, self.gt_root_joint:self.gt_root_joint + 1]
-            if self.gt_joints_3d == 'body_model':
-                model_joints = mano_layer_joints(posed.joints, posed.vertices,
-                                                 self.body_models[gender].is_rhand)
-                # Wrist-centred as released; the loss re-centres on the root anyway.
-                target['joints_3d'][chosen] = (model_joints - model_joints[:, :1]).to(
-                    target['joints_3d'].dtype)
-        target['vertices_fine'] = vertices
-        target['vertices_coarse'] = vertices[:, self.coarse_index]
-        if self.intermediate_index is not None:
-            target['vertices_intermediate'] = vertices[:, self.intermediate_index]
-        target['joints_from_mesh'] = self.joint_regressor(vertices)
-        # The released hand step centres GT meshes on the MANO skeleton's wrist, predicted
-        # ones on the wrist regressed from the mesh; the body regresses both.
-        target['mesh_root'] = (skeleton_root if self.gt_root_joint is not None
-                               else self.mesh_root(vertices))
-        if with_rotmats:
-            # Samples without SMPL GT may hold anything; their rotations are never read.
-            safe_pose = torch.where(has_smpl[:, None], pose, torch.zeros_like(pose))
-            target['smpl_rotmats'] = batch_rodrigues(safe_pose.reshape(-1, 3)).reshape(
-                len(samples), -1, 3, 3)
-            target['smpl_betas'] = betas
+        # GT meshes, joints and rotations in float32 on purpose, also inside a mixed-precision
+        # training step: they are targets, and half precision would move them by up to 1e-3.
+        with torch.autocast(device_type=device.type, enabled=False):
+            vertices = torch.zeros(batch, model.num_vertices, 3, device=device,
+                                   dtype=model.dtype)
+            skeleton_root = torch.zeros(batch, 1, 3, device=device, dtype=model.dtype)
+            for key in [k for k in on_device if k.startswith('chosen:')]:
+                gender = key.split(':', 1)[1]
+                chosen = on_device[key].long()
+                posed = self.body_models[gender](pose[chosen], betas[chosen])
+                vertices[chosen] = posed.vertices
+                if self.gt_root_joint is not None:
+                    skeleton_root[chosen] = posed.joints[:, self.gt_root_joint:
+                                                         self.gt_root_joint + 1]
+                if self.gt_joints_3d == 'body_model':
+                    model_joints = mano_layer_joints(posed.joints, posed.vertices,
+                                                     self.body_models[gender].is_rhand)
+                    # Wrist-centred as released; the loss re-centres on the root anyway.
+                    target['joints_3d'][chosen] = (model_joints - model_joints[:, :1]).to(
+                        target['joints_3d'].dtype)
+            target['vertices_fine'] = vertices
+            target['vertices_coarse'] = vertices[:, self.coarse_index]
+            if self.intermediate_index is not None:
+                target['vertices_intermediate'] = vertices[:, self.intermediate_index]
+            target['joints_from_mesh'] = self.joint_regressor(vertices)
+            # The released hand step centres GT meshes on the MANO skeleton's wrist,
+            # predicted ones on the wrist regressed from the mesh; the body regresses both.
+            target['mesh_root'] = (skeleton_root if self.gt_root_joint is not None
+                                   else self.mesh_root(vertices))
+            if with_rotmats:
+                # Samples without SMPL GT may hold anything; their rotations are never read.
+                safe_pose = torch.where(target['has_smpl'][:, None] > 0, pose,
+                                        torch.zeros_like(pose))
+                target['smpl_rotmats'] = batch_rodrigues(safe_pose.reshape(-1, 3)).reshape(
+                    batch, -1, 3, 3)
+                target['smpl_betas'] = betas
         return target
 
     def mesh_root(self, vertices: Tensor) -> Tensor:
@@ -274,11 +294,11 @@ class MeshTargets(nn.Module):
         rows = self.mesh_root_regressor(vertices)  # (B, R, 3)
         return root_point(rows, range(rows.shape[1]))
 
-    def _genders(self, codes: Optional[Tensor], batch: int) -> Sequence[str]:
-        """Body-model name of each sample: its own gender, or the default for all."""
+    def _genders(self, codes: Optional[np.ndarray], batch: int) -> Sequence[str]:
+        """Body-model name of each sample: its own gender (host codes), or the default."""
         if codes is None:
             return [self.default_gender] * batch
-        codes = codes.long().tolist()
+        codes = codes.astype(np.int64).tolist()
         unknown = sorted(set(codes) - {gender.value for gender in Gender})
         if unknown:
             raise ValueError(f'{self.owner}: gt_instances.gender codes {unknown}; expected '

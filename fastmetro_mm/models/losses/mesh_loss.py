@@ -184,6 +184,8 @@ class MeshLoss(nn.Module):
         """Sets the (F, 3) triangles of the regularised mesh level and its unique edges."""
         self.edges = edges_from_faces(faces, unique=self.edge_pairs == 'unique')
         self.faces = torch.as_tensor(np.asarray(faces), dtype=torch.long)
+        # Kept on the host: checking it against each batch's mesh then costs no device read.
+        self._max_face_index = int(self.faces.max()) if self.faces.numel() else -1
 
     def forward(self, pred: Mapping[str, Tensor],
                 target: Mapping[str, Tensor]) -> Dict[str, Tensor]:
@@ -331,7 +333,7 @@ class MeshLoss(nn.Module):
     def _regularization(self, vertices: Tensor, gt_vertices: Tensor, sample_weight: Tensor,
                         num_samples: Tensor) -> Dict[str, Tensor]:
         """Edge-length and normal terms of the released code on (B, V_l, 3) meshes."""
-        max_index = int(self.faces.max())
+        max_index = self._max_face_index
         if max_index >= vertices.shape[1]:
             raise ValueError(f'MeshLoss faces index vertex {max_index} but the '
                              f'{self._regularized_level} mesh has {vertices.shape[1]} vertices')
