@@ -1,6 +1,7 @@
 """Mesh datasets and transforms registered in MMPose's ``DATASETS`` and ``TRANSFORMS``."""
 from . import transforms  # noqa: F401  (registers on import)
 from .combined_dataset import MeshCombinedDataset
+from .emdb_dataset import EMDBDataset
 from .freihand_dataset import FreiHANDMeshDataset
 from .mesh_dataset import MeshDataset, make_mesh_sample
 from .sample_seeding import PerSampleRandomness, seeded_generators
@@ -17,7 +18,7 @@ REGISTERED_TRANSFORMS = ('MeshRandomFlip', 'MeshRandomScaleRotation', 'RandomCha
                          'MeshTopdownAffine', 'PackMeshInputs')
 # Names this package adds to mmpose.registry.DATASETS.
 REGISTERED_DATASETS = ('SPINNpzDataset', 'MeshTSVDataset', 'FreiHANDMeshDataset',
-                       'MeshCombinedDataset')
+                       'MeshCombinedDataset', 'EMDBDataset')
 # Names this package adds to mmpose.registry.DATA_SAMPLERS.
 REGISTERED_SAMPLERS = ('MixedSourceSampler', )
 
@@ -25,7 +26,7 @@ __all__ = [
     'REGISTERED_TRANSFORMS', 'REGISTERED_DATASETS', 'REGISTERED_SAMPLERS', 'MeshRandomFlip',
     'MeshRandomScaleRotation', 'MeshTopdownAffine', 'PackMeshInputs', 'RandomChannelNoise',
     'MeshDataset', 'make_mesh_sample', 'SPINNpzDataset', 'MeshTSVDataset',
-    'FreiHANDMeshDataset', 'MeshCombinedDataset', 'PerSampleRandomness', 'seeded_generators',
-    'MixedSourceSampler', 'TSVFile', 'write_lineidx',
+    'FreiHANDMeshDataset', 'MeshCombinedDataset', 'EMDBDataset', 'PerSampleRandomness',
+    'seeded_generators', 'MixedSourceSampler', 'TSVFile', 'write_lineidx',
     'J24_BODY_METAINFO', 'MANO21_HAND_METAINFO'
 ]

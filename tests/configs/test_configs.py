@@ -42,6 +42,9 @@ EXPECTED = {
     'fastmetro_s_r50_synthetic_hand.py': ('hand', 'S', 'paper', 9_114_118, R50, 1e-4, 200),
     'fastmetro_l_h64_h36m.py': ('body', 'L', 'paper', 24_869_894, H64, 1e-4, 60),
     'fastmetro_l_h64_3dpw.py': ('body', 'L', 'paper', 24_869_894, H64, 2e-5, 8),
+    # The 3DPW fine-tuning, validated and tested on EMDB 1.
+    'fastmetro_l_h64_emdb.py': ('body', 'L', 'paper', 24_869_894, H64, 2e-5, 8),
+    'fastmetro_s_r50_synthetic_emdb.py': ('body', 'S', 'paper', 9_231_366, R50, 1e-4, 60),
     # Paper-layout hand: the released hand minus its separate camera Linear(512, 128).
     'fastmetro_l_h64_freihand.py': ('hand', 'L', 'paper', 24_752_646, H64, 1e-4, 200),
     # FastMETRO-S without dropout (network.dropout) on a CPU-sized schedule; see the config.
@@ -53,6 +56,10 @@ EXPECTED = {
                                                  60),
     'official/fastmetro_l_h64_3dpw_release.py': ('body', 'L', 'release', 25_679_894, H64, 2e-5,
                                                  8),
+    'official/fastmetro_l_h64_emdb_release.py': ('body', 'L', 'release', 25_679_894, H64, 2e-5,
+                                                 8),
+    'official/fastmetro_l_h64_emdb_smpl_release.py': ('body', 'L', 'release', 25_679_894, H64,
+                                                      2e-5, 8),
     'official/fastmetro_l_h64_freihand_release.py': ('hand', 'L', 'release', 24_818_310, H64,
                                                      1e-4, 200),
     'official/fastmetro_l_h64_h36m_smpl_release.py': ('body', 'L', 'release', 25_679_894, H64,
@@ -327,3 +334,14 @@ def test_synthetic_model_loss_and_predict(synthetic_data_dir):
     regressor = np.load(synthetic_data_dir / 'J_regressor_h36m_synthetic.npy')
     np.testing.assert_allclose(regressor[0] @ pred.vertices[0].astype(np.float64), 0.0,
                                atol=1e-5)
+
+
+def test_gpu_input_settings():
+    # Fixed-size crops: cuDNN picks its algorithms once; page-locked batches copy to the GPU
+    # asynchronously (docs/multi_gpu.md).
+    for name in CONFIGS:
+        cfg = Config.fromfile(str(CONFIG_DIR / name))
+        assert cfg.env_cfg.cudnn_benchmark is True, name
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if cfg.get(loader) is not None:
+                assert cfg[loader].get('pin_memory') is True, (name, loader)

@@ -11,6 +11,7 @@ yields one batch, and the evaluators are built and run on it with made-up predic
 import base64
 import json
 import os
+import pickle
 from pathlib import Path
 
 import cv2
@@ -140,8 +141,33 @@ def write_freihand_source(cfg: ConfigDict, rng: np.random.Generator) -> None:
         (root / f'{split}_{name}.json').write_text(json.dumps(value.tolist()))
 
 
+def write_emdb_source(cfg: ConfigDict, rng: np.random.Generator) -> None:
+    """One EMDB-layout sequence (3 frames, the middle one masked), flagged emdb1 and emdb2
+    so that either subset finds it."""
+    folder = Path(cfg.data_root) / 'P0' / '00_fixture'
+    (folder / 'images').mkdir(parents=True, exist_ok=True)
+    num = 3
+    for i in range(num):
+        cv2.imwrite(str(folder / 'images' / f'{i:05d}.jpg'), _image(i))
+    extrinsics = np.tile(np.eye(4), (num, 1, 1))
+    extrinsics[:, 2, 3] = 4.0
+    boxes = np.array([[50.0, 20.0, 110.0, 130.0]] * num)
+    boxes[1] = 0.0
+    data = dict(gender='male', name='P0_00_fixture', emdb1=True, emdb2=True, n_frames=num,
+                good_frames_mask=np.array([True, False, True]),
+                kp2d=rng.uniform(50, 110, (num, 24, 2)),
+                camera=dict(intrinsics=np.array([[200.0, 0, 80], [0, 200.0, 70], [0, 0, 1]]),
+                            extrinsics=extrinsics, width=IMG_W, height=IMG_H),
+                smpl=dict(poses_root=rng.normal(0, 0.2, (num, 3)),
+                          poses_body=rng.normal(0, 0.2, (num, 69)),
+                          trans=rng.normal(0, 0.1, (num, 3)), betas=rng.normal(0, 0.5, 10)),
+                bboxes=dict(bboxes=boxes, invalid_idxs=np.array([1])))
+    with open(folder / 'P0_00_fixture_data.pkl', 'wb') as f:
+        pickle.dump(data, f)
+
+
 WRITERS = {'SPINNpzDataset': write_npz_source, 'MeshTSVDataset': write_tsv_source,
-           'FreiHANDMeshDataset': write_freihand_source}
+           'FreiHANDMeshDataset': write_freihand_source, 'EMDBDataset': write_emdb_source}
 
 
 def write_fixtures(dataset: ConfigDict, rng: np.random.Generator) -> int:
@@ -158,6 +184,7 @@ def write_fixtures(dataset: ConfigDict, rng: np.random.Generator) -> int:
 def body_model_files(source: Path) -> None:
     """The synthetic body and hand (linked) under every body-model path the configs name."""
     links = {'smpl/SMPL_NEUTRAL.pkl': 'SMPL_NEUTRAL.pkl', 'SMPL_NEUTRAL.pkl': 'SMPL_NEUTRAL.pkl',
+             'smpl/SMPL_MALE.pkl': 'SMPL_MALE.pkl', 'SMPL_MALE.pkl': 'SMPL_MALE.pkl',
              'mano/MANO_RIGHT.pkl': 'MANO_RIGHT.pkl', 'MANO_RIGHT.pkl': 'MANO_RIGHT.pkl',
              'J_regressor_h36m_correct.npy': 'J_regressor_h36m_synthetic.npy',
              'J_regressor_h36m_synthetic.npy': 'J_regressor_h36m_synthetic.npy'}
@@ -200,7 +227,9 @@ def _check_batch(batch: dict, loader_name: str, cfg: Config) -> None:
         assert gt.keypoints.shape == (1, num_joints, 2)
         assert gt.joints_3d.shape == (1, num_joints, 3)
         assert gt.smpl_pose.shape == (1, 48 if hand else 72)
-        assert gt.has_joints_3d.tolist() == [1]
+        # EMDB has no 3D joint annotation (its GT is SMPL parameters).
+        emdb = cfg[loader_name].dataset.type == 'EMDBDataset'
+        assert gt.has_joints_3d.tolist() == [0 if emdb else 1]
         assert sample.metainfo['input_size'] == tuple(image.shape[1:][::-1])
     if hand and loader_name != 'train_dataloader':
         for sample in samples:  # FreiHAND's evaluation vertices reach the metric
@@ -216,6 +245,9 @@ def _run_evaluator(cfg_evaluator: ConfigDict, batch: dict, hand: bool) -> dict:
         sample.pred_instances = InstanceData(
             vertices=rng.normal(0, 0.2, (1, 778 if hand else 6890, 3)),
             keypoints_3d=rng.normal(0, 0.2, (1, 21 if hand else 14, 3)))
+        if cfg_evaluator.get('prediction_source') == 'smpl':  # the SMPL regressor's output
+            sample.pred_instances.smpl_pose = np.tile(np.eye(3), (1, 24, 1, 1))
+            sample.pred_instances.smpl_betas = rng.normal(0, 0.5, (1, 10))
         samples.append(sample.to_dict())
     metric.process(batch, samples)
     return metric.compute_metrics(metric.results)
@@ -249,6 +281,10 @@ def _check_config(name: str, npz: bool, tmp_path: Path, synthetic_data_dir: Path
             evaluator = cfg[loader_name.replace('dataloader', 'evaluator')]
             hand = cfg.model.head.mesh_type == 'hand'
             results = _run_evaluator(evaluator, batch, hand)
+            if evaluator.type == 'EMDBMetric':  # the fixture's two good frames, one sequence
+                assert (results['num_frames'], results['num_sequences']) == (2, 1)
+                assert np.isfinite(results['MPJPE']) and results['MPJPE'] > 0
+                continue
             # Every sample has annotated 3D joints; the GT meshes come from SMPL parameters
             # (bodies: has_smpl 1, 0, 1 in rows 0, 1, 2; the batch holds rows 0, 1 or, through
             # a linelist, 2, 1) or FreiHAND's vertices.

@@ -39,6 +39,9 @@ CONFIGS = [
     'configs/official/fastmetro_l_h64_3dpw_release.py',
     'configs/official/fastmetro_l_h64_freihand_release.py',
     'configs/official/fastmetro_l_h64_h36m_smpl_release.py',
+    'configs/fastmetro_l_h64_emdb.py',
+    'configs/official/fastmetro_l_h64_emdb_release.py',
+    'configs/official/fastmetro_l_h64_emdb_smpl_release.py',
 ]
 #: 32 x 32 would give 1 x 1 feature maps, whose BatchNorm over 2 values makes the loss too
 #: rough for a fixed-length step to be sure to descend.

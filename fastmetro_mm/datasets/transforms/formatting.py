@@ -9,6 +9,10 @@ axis-angle (P = 72 for SMPL, 48 for MANO), ``smpl_betas`` (1, b), and int64 ``ha
 ``MeshMetric`` prefers to posing the body model. A sample without some ground truth
 (inference on a bare image and bbox) gets zeros for it with ``has_*`` = 0 and zero visibility:
 nothing is invented.
+
+The data sample's metainfo gets, beside MMPose's keys, the video keys a sample may hold
+(EMDB's: ``seq_name``, ``frame_index``, ``fps``, ``cam_intrinsics``) and ``gender`` as the
+body model's name ('neutral', 'male', 'female'; ``gt_instances.gender`` keeps the code).
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from mmpose.datasets.transforms import PackPoseInputs
 from mmpose.registry import TRANSFORMS
+
+from fastmetro_mm.mesh.gender import Gender
 
 _NAME = 'PackMeshInputs'
 
@@ -97,7 +103,9 @@ class PackMeshInputs(PackPoseInputs):
                                              'crowd_index', 'ori_shape', 'img_shape',
                                              'input_size', 'input_center', 'input_scale',
                                              'flip', 'flip_direction', 'flip_indices',
-                                             'raw_ann_info', 'dataset_name'),
+                                             'raw_ann_info', 'dataset_name', 'seq_name',
+                                             'frame_index', 'fps', 'cam_intrinsics',
+                                             'gender'),
                  pack_transformed: bool = False) -> None:
         super().__init__(meta_keys=tuple(meta_keys), pack_transformed=pack_transformed)
         if pose_dim <= 0 or pose_dim % 3:
@@ -211,7 +219,12 @@ class PackMeshInputs(PackPoseInputs):
             raise ValueError(f'{_NAME}: {packed["keypoints"].shape[1]} 2D joints but '
                              f'{packed["joints_3d"].shape[1]} 3D joints; the head needs the '
                              'same K for both (set joint_indices)')
-        return super().transform(packed)
+        result = super().transform(packed)
+        if 'gender' in self.meta_keys:
+            code = int(packed['gender'][0])
+            result['data_samples'].set_metainfo(
+                dict(gender=Gender.parse(code, f'{_NAME}: results["gender"]').model_name))
+        return result
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(joint_indices={self.joint_indices}, '
