@@ -4,6 +4,7 @@
 #   make quickstart-hand  the same for the synthetic hand (FreiHAND's layout and protocol)
 #   make test         create .venv/ if missing, install the pinned stack, run the tests
 #   make env          only the environment
+#   make demo-app     the browser demo on the quickstart's model (after make quickstart)
 #
 # The first run compiles mmcv's ops from source (about 7 minutes on 2 cores); pip caches the
 # wheel and later runs reuse .venv/ as long as the requirements files do not change.
@@ -19,11 +20,11 @@ PIP         := env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(VPY) -m pip ins
 STAMP       := $(VENV)/.fastmetro-installed
 REQS        := $(CONSTRAINTS) requirements/build.txt requirements/torch.txt \
                requirements/runtime.txt requirements/render.txt requirements/synthetic.txt \
-               requirements/deploy.txt requirements/tests.txt setup.py
+               requirements/deploy.txt requirements/demo.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 QUICKSTART_ARGS ?=
 
-.PHONY: env test quickstart quickstart-hand clean-env offscreen-gl
+.PHONY: env test quickstart quickstart-hand demo-app clean-env offscreen-gl chromium
 
 env: $(STAMP)
 
@@ -40,6 +41,8 @@ $(STAMP): $(REQS)
 	@$(MAKE) --no-print-directory offscreen-gl
 	$(PIP) -r requirements/synthetic.txt
 	$(PIP) -r requirements/deploy.txt
+	$(PIP) -r requirements/demo.txt
+	@$(MAKE) --no-print-directory chromium
 	$(PIP) -r requirements/tests.txt
 	$(PIP) --no-deps --no-build-isolation -e .
 	$(VPY) tools/check_environment.py
@@ -68,6 +71,25 @@ offscreen-gl:
 	    { apt-get update -q >/dev/null && apt-get install -y -q libosmesa6 >/dev/null; }; \
 	else \
 	  echo ">>> offscreen GL: libOSMesa not found; install it (Debian/Ubuntu: sudo apt-get install libosmesa6) to render"; \
+	fi
+
+# The browser demo (demo/gradio_app.py) with the quickstart's checkpoint and synthetic body;
+# DEMO_ARGS adds options, e.g. DEMO_ARGS="--port 8080" or a detector (docs/browser_demo.md).
+DEMO_ARGS ?=
+demo-app: env
+	$(VPY) demo/gradio_app.py $(DEMO_ARGS)
+
+# The browser test drives Debian's chromium through playwright (no browser download). Installed
+# when this runs as root with apt available; otherwise the command is printed and the test is
+# skipped, saying why.
+chromium:
+	@if command -v chromium >/dev/null; then \
+	  echo ">>> browser test: chromium found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	else \
+	  echo ">>> browser test: chromium not found; install it (Debian/Ubuntu: sudo apt-get install chromium chromium-driver) to run it"; \
 	fi
 
 clean-env:

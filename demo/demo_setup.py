@@ -13,6 +13,27 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing the pack
     sys.path.insert(0, str(ROOT))
 
 
+#: The person detector of MMPose's own demos: its config ships inside mmpose
+#: (``mmpose/.mim/demo/mmdetection_cfg/``, found by file name) and its weights are here.
+DEFAULT_DET_CONFIG = 'rtmdet_m_640-8xb32_coco-person.py'
+DEFAULT_DET_CHECKPOINT = ('https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/'
+                          'rtmdet_m_8xb32-100e_coco-obj365-person-235e8209.pth')
+
+
+def resolve_det_config(name: str) -> str:
+    """A detector config path; a bare file name that is not a file here is looked up among
+    the MMDetection configs MMPose ships (``mmpose/.mim/demo/mmdetection_cfg/``)."""
+    if Path(name).is_file():
+        return name
+    import mmpose
+    shipped = Path(mmpose.__file__).parent / '.mim' / 'demo' / 'mmdetection_cfg'
+    if Path(name).name == name and (shipped / name).is_file():
+        return str(shipped / name)
+    choices = sorted(p.name for p in shipped.glob('*.py')) if shipped.is_dir() else []
+    raise SystemExit(f'--det-config {name}: no such file, and not one of the MMDetection '
+                     f'configs that MMPose ships ({choices})')
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Model, person boxes, batching and drawing options of every demo."""
     from mmengine.config import DictAction
@@ -31,7 +52,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='config overrides key=value (e.g. body-model paths)')
     people = parser.add_argument_group('people (a detector, or fixed boxes)')
-    people.add_argument('--det-config', help='MMDetection config of the person detector')
+    people.add_argument('--det-config', help='MMDetection config of the person detector: '
+                        f'a file, or the name of one MMPose ships (e.g. {DEFAULT_DET_CONFIG}, '
+                        'with --det-checkpoint ' + DEFAULT_DET_CHECKPOINT + ')')
     people.add_argument('--det-checkpoint', help='its checkpoint file or URL')
     people.add_argument('--det-cat-id', type=int, default=0, help='person label (COCO: 0)')
     people.add_argument('--bbox-thr', type=float, default=0.5, help='detection score threshold')
@@ -41,9 +64,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help='a person box used in every image / frame (repeatable), instead '
                         'of a detector')
     parser.add_argument('--batch-size', type=int, default=16, help='crops per forward pass')
-    parser.add_argument('--focal-length', type=float, default=None,
-                        help='focal length (px) of the rendering camera; default 5000 * '
-                        'max(H, W) / 256')
+    add_camera_args(parser)
     parser.add_argument('--side-view', action='store_true',
                         help='add a side view of the meshes to each picture')
     parser.add_argument('--draw-boxes', action='store_true', help='draw the person boxes')
@@ -54,15 +75,37 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         'regressor, post-processing, rendering, writing)')
 
 
+def add_camera_args(parser: argparse.ArgumentParser) -> None:
+    """The user's camera: --focal-length or --intrinsics (one of them)."""
+    camera = parser.add_mutually_exclusive_group()
+    camera.add_argument('--focal-length', type=float, default=None,
+                        help='focal length (px) of the image camera the meshes are placed '
+                        'and rendered in; default 5000 * max(H, W) / 256 (a narrow view: '
+                        'meshes far from the camera)')
+    camera.add_argument('--intrinsics', type=float, nargs=4, default=None,
+                        metavar=('FX', 'FY', 'CX', 'CY'),
+                        help="your camera's intrinsics in pixels (pixel centres at integers, "
+                        "as OpenCV's calibration): the meshes' translation, 2D points, "
+                        'overlay and exports follow them')
+
+
+def camera_intrinsics(args: argparse.Namespace) -> Optional[Any]:
+    """The camera_intrinsics argument of inference_mesh from --focal-length / --intrinsics."""
+    return args.intrinsics if args.intrinsics is not None else args.focal_length
+
+
 def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
-    """The model, the detector (None with --bbox) and a renderer for the model's mesh."""
+    """The model, the detector (None without --det-config, or with --bbox) and a renderer
+    for the model's mesh; with neither boxes nor detector the whole image is one box."""
     from fastmetro_mm.apis import init_model, init_person_detector, mesh_faces
     from fastmetro_mm.engine import CheckpointMismatchError
     from fastmetro_mm.render import MeshRenderer
 
     if args.bbox is None and args.det_config is None:
-        raise SystemExit('give person boxes (--bbox X1 Y1 X2 Y2, repeatable) or a person '
-                         'detector (--det-config CONFIG --det-checkpoint CHECKPOINT, mmdet)')
+        print('note: no --bbox and no --det-config: the whole image (frame) is taken as one '
+              "person's box, which fits a photo of one person filling it; for other pictures "
+              'give --bbox X1 Y1 X2 Y2 (repeatable) or a person detector (--det-config '
+              f'{DEFAULT_DET_CONFIG} --det-checkpoint CHECKPOINT, MMDetection)')
     if (args.backend == 'onnxruntime') != (args.onnx is not None):
         raise SystemExit('--backend onnxruntime needs --onnx FILE, and --onnx needs '
                          '--backend onnxruntime')
@@ -76,8 +119,9 @@ def build(args: argparse.Namespace) -> Tuple[Any, Optional[Any], Any]:
     except CheckpointMismatchError as err:
         raise SystemExit(str(err)) from None  # it names --allow-partial-load
     detector = None
-    if args.bbox is None:
-        detector = init_person_detector(args.det_config, args.det_checkpoint, args.device)
+    if args.bbox is None and args.det_config is not None:
+        detector = init_person_detector(resolve_det_config(args.det_config),
+                                        args.det_checkpoint, args.device)
     return model, detector, MeshRenderer(mesh_faces(model))
 
 
@@ -102,4 +146,4 @@ def inference_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments of inference_mesh from the command line."""
     return dict(batch_size=args.batch_size, det_cat_id=args.det_cat_id,
                 bbox_thr=args.bbox_thr, nms_thr=args.nms_thr,
-                focal_length=args.focal_length)
+                camera_intrinsics=camera_intrinsics(args))

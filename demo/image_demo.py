@@ -1,8 +1,13 @@
 """Mesh recovery on an image or a folder of images: overlays, .obj meshes, all numbers.
 
 Examples:
+    # after `make quickstart`: its model on your photo of one person (the whole image is the box)
+    python demo/image_demo.py configs/quickstart/fastmetro_s_r18_synthetic_quickstart.py \\
+        $(cat work_dirs/quickstart/last_checkpoint) --input photo.jpg --out-dir out --side-view
+    # people found by MMPose's RTMDet person detector (its config ships with MMPose)
     python demo/image_demo.py CONFIG CHECKPOINT --input photo.jpg --out-dir out \\
-        --det-config rtmdet_m_640-8xb32_coco-person.py --det-checkpoint rtmdet_m.pth
+        --det-config rtmdet_m_640-8xb32_coco-person.py --det-checkpoint \\
+        https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/rtmdet_m_8xb32-100e_coco-obj365-person-235e8209.pth
     python demo/image_demo.py CONFIG CHECKPOINT --input images/ --out-dir out \\
         --bbox 100 50 300 480 --side-view --attention-joint L_Wrist
 
@@ -33,7 +38,8 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_common_args(parser)
     parser.add_argument('--input', required=True, help='an image file or a folder of images')
     parser.add_argument('--out-dir', required=True, help='output folder')
@@ -120,6 +126,8 @@ def joint_index(model, joint: str) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # The arguments first: --help and a mistyped option answer before torch and MMPose load.
+    args = parse_args(argv)
     from mmengine.utils import ProgressBar
 
     from fastmetro_mm.apis import (inference_mesh, mesh_faces, save_image, save_obj,
@@ -127,7 +135,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from fastmetro_mm.visualization.attention_maps import attention_figure, network_upsamplers
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
 
-    args = parse_args(argv)
     images = list_images(Path(args.input))
     check_outputs(images, args)
     out_dir = Path(args.out_dir)
@@ -171,11 +178,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                             save_obj(out_dir / 'meshes' / f'{path.stem}_person{index}.obj',
                                      person.vertices_cam, faces, overwrite=args.overwrite)
                     if joint is not None:
-                        with stage('rendering'):
-                            figure = attention_figure(renderer, person,
-                                                      network_upsamplers(model), joint,
-                                                      len(model.head.joint_set))
                         name = model.head.joint_set.names[joint]
+                        with stage('rendering'):
+                            figure = attention_figure(
+                                renderer, person, network_upsamplers(model), joint,
+                                len(model.head.joint_set), joint_name=name,
+                                image_size=(image.shape[1], image.shape[0]))
                         with stage('writing'):
                             save_image(out_dir / 'attention'
                                        / f'{path.stem}_person{index}_{name}.png',

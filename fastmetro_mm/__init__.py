@@ -5,7 +5,15 @@ Importing the package registers its components in MMPose's registries, so a conf
 The geometry core, :mod:`fastmetro_mm.mesh`, needs only torch, numpy, scipy and smplx: without
 MMPose installed the package still imports, and only the registration is unavailable.
 """
+import warnings
+
 from .version import __version__
+
+# Importing mmpose.apis (as this package and MMPose's visualizers do) makes mmengine's
+# get_installed_path import pkg_resources, which setuptools >= 80 marks deprecated; that one
+# warning from that one caller says nothing a user can act on, so only it is hidden.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API',
+                        category=UserWarning, module='mmengine.utils.package_utils')
 
 try:
     import mmpose  # noqa: F401

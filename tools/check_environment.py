@@ -4,6 +4,7 @@ Run by `make env` after installing; exits non-zero with the reason when somethin
 so a broken environment fails at set-up rather than deep inside a test.
 """
 import importlib
+import shutil
 import sys
 
 
@@ -63,6 +64,10 @@ def main() -> None:
         ('mmpose', _check('mmpose.models', mmpose_models)),
         ('smplx', _check('smplx', lambda: importlib.metadata.version('smplx'))),
         ('onnxruntime', _check('onnxruntime', module_version('onnxruntime'))),
+        ('gradio', _check('gradio', lambda: importlib.metadata.version('gradio'))),
+        ('playwright', _check('playwright', lambda: importlib.metadata.version('playwright'))),
+        # Not required: without it the browser test is skipped, saying why.
+        ('chromium', shutil.which('chromium') or 'not found (browser test skipped)'),
         ('fastmetro_mm', _check('fastmetro_mm registration', plugin)),
         ('cuda available', str(torch.cuda.is_available())),
     ]

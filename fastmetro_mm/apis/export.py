@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Sequence, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -19,7 +19,7 @@ PathLike = Union[str, Path]
 
 
 def save_obj(path: PathLike, vertices: np.ndarray, faces: np.ndarray,
-             overwrite: bool = False) -> Path:
+             overwrite: bool = False, header: Optional[str] = None) -> Path:
     """Writes one triangle mesh as Wavefront .obj (through trimesh, vertex order kept).
 
     Args:
@@ -27,6 +27,8 @@ def save_obj(path: PathLike, vertices: np.ndarray, faces: np.ndarray,
         vertices: (V, 3) vertices.
         faces: (F, 3) vertex indices (0-based).
         overwrite: replace an existing file instead of refusing.
+        header: text written as '#' comment lines at the top (e.g. which frame the
+            vertices are in).
 
     Returns:
         The written path.
@@ -48,6 +50,8 @@ def save_obj(path: PathLike, vertices: np.ndarray, faces: np.ndarray,
         raise ValueError(f'save_obj: face indices must lie in [0, {len(vertices)})')
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_texture=False)
+    if header:
+        text = ''.join(f'# {line}\n' for line in header.splitlines()) + text
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, overwrite=overwrite) as stream:
         stream.write(text.encode())

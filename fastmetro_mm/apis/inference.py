@@ -152,6 +152,12 @@ def _is_truncated_jpeg(path: Path) -> bool:
         return b'\xff\xd9' not in stream.read()
 
 
+def whole_image_box(image: np.ndarray) -> np.ndarray:
+    """(1, 4) box x1, y1, x2, y2 around a whole (H, W, 3) image: the default person box."""
+    height, width = image.shape[:2]
+    return np.array([[0.0, 0.0, width, height]], np.float32)
+
+
 def _boxes(bboxes: Optional[Any], index: int, bbox_format: str,
            image_size: Tuple[int, int]) -> np.ndarray:
     """(N, 5) float32 boxes x1, y1, x2, y2, score from (N, 4) or (N, 5) input."""
@@ -200,7 +206,8 @@ def inference_mesh(model: nn.Module,
                    bbox_thr: float = 0.5,
                    nms_thr: float = 0.3,
                    focal_length: Optional[float] = None,
-                   return_attention: bool = False
+                   return_attention: bool = False,
+                   camera_intrinsics: Optional[Any] = None
                    ) -> Union[List[MeshPrediction], List[List[MeshPrediction]]]:
     """Recovers the mesh of every person in one image or a list of images.
 
@@ -209,7 +216,8 @@ def inference_mesh(model: nn.Module,
         images: an image path or (H, W, 3) uint8 BGR array (``cv2.imread`` order), or a list
             of them (e.g. video frames).
         bboxes: person boxes, (N, 4) or (N, 5) with scores, for one image; a list of such for
-            a list of images. None: run ``detector``.
+            a list of images. None: run ``detector``, or without one take the whole image as
+            one person's box (a photo of one person filling the frame).
         detector: an MMDetection detector from :func:`init_person_detector`, used when
             ``bboxes`` is None.
         batch_size: crops per forward pass (people of all images are batched together).
@@ -220,6 +228,10 @@ def inference_mesh(model: nn.Module,
         focal_length: focal length (pixels) of the image camera the meshes are placed in;
             None: ``5000 * max(H, W) / 256`` (see :class:`ImageCamera`).
         return_attention: keep each person's decoder attention maps and input crop.
+        camera_intrinsics: the user's camera instead of ``focal_length``: a focal length, four
+            numbers ``(fx, fy, cx, cy)`` or a (3, 3) matrix K (pixels, pixel centres at
+            integers), the same for every image; the translations, the 2D projections and
+            so the overlays follow it (see :meth:`ImageCamera.from_intrinsics`).
 
     Returns:
         One image: a list of :class:`MeshPrediction`, one per box, in box order. A list of
@@ -227,8 +239,9 @@ def inference_mesh(model: nn.Module,
 
     Raises:
         FileNotFoundError: an image path that does not exist.
-        ValueError: no ``bboxes`` and no ``detector``; boxes of the wrong shape, with NaN,
-            empty or entirely outside their image; an image file that does not decode.
+        ValueError: boxes of the wrong shape, with NaN, empty or entirely outside their
+            image; an image file that does not decode; both ``focal_length`` and
+            ``camera_intrinsics``, or intrinsics that are no pinhole camera.
 
     Warns:
         UserWarning: a truncated JPEG (decoded, its missing part grey), naming the file.
@@ -236,12 +249,14 @@ def inference_mesh(model: nn.Module,
     single = isinstance(images, (str, Path)) or (isinstance(images, np.ndarray)
                                                  and images.ndim in (2, 3))
     image_list = [images] if single else list(images)
+    if focal_length is not None and camera_intrinsics is not None:
+        raise ValueError(f'inference_mesh: give focal_length ({focal_length}) or '
+                         'camera_intrinsics, not both')
+    if camera_intrinsics is None and focal_length is not None:
+        camera_intrinsics = focal_length
+    if camera_intrinsics is not None:  # checked before any work
+        ImageCamera.from_intrinsics(camera_intrinsics, 1, 1)
     if bboxes is None:
-        if detector is None:
-            raise ValueError(
-                'inference_mesh: give person boxes (bboxes=...) or a person detector '
-                '(detector=fastmetro_mm.apis.init_person_detector(DET_CONFIG, DET_CHECKPOINT),'
-                ' which needs mmdet)')
         box_list = [None] * len(image_list)
     else:
         box_list = [bboxes] if single else list(bboxes)
@@ -253,10 +268,12 @@ def inference_mesh(model: nn.Module,
 
     with stage('reading'):
         loaded = [_load_image(image, i) for i, image in enumerate(image_list)]
-    if bboxes is None:
+    if bboxes is None and detector is not None:
         with stage('detector'):
             box_list = [detect_people(detector, img, det_cat_id, bbox_thr, nms_thr)
                         for img in loaded]
+    elif bboxes is None:
+        box_list = [whole_image_box(img) for img in loaded]
     box_list = [_boxes(boxes, i, bbox_format, (img.shape[1], img.shape[0]))
                 for i, (boxes, img) in enumerate(zip(box_list, loaded))]
 
@@ -295,13 +312,21 @@ def inference_mesh(model: nn.Module,
     with stage('post-processing'):
         for (i, j), sample in zip(owners, samples):
             height, width = loaded[i].shape[:2]
-            camera = ImageCamera.for_image(width, height, focal_length)
-            results[i].append(_to_prediction(sample, box_list[i][j], camera))
+            camera = (ImageCamera.for_image(width, height) if camera_intrinsics is None else
+                      ImageCamera.from_intrinsics(camera_intrinsics, width, height))
+            results[i].append(_to_prediction(sample, box_list[i][j], camera, i))
     return results[0] if single else results
 
 
-def _to_prediction(sample: Any, box: np.ndarray, camera: ImageCamera) -> MeshPrediction:
-    """One estimator output (PoseDataSample) as a :class:`MeshPrediction`."""
+def _to_prediction(sample: Any, box: np.ndarray, camera: ImageCamera,
+                   image_index: int = 0) -> MeshPrediction:
+    """One estimator output (PoseDataSample) as a :class:`MeshPrediction`.
+
+    A non-positive weak-perspective scale (a barely trained camera head can predict one) puts
+    the mesh at or behind the camera: no image camera can show it. The root-relative vertices
+    and joints are still the model's answer and are kept; the camera-frame placement and the
+    2D projections become NaN, with a warning, and the renderers leave that person out.
+    """
     pred = sample.pred_instances
     for key in ('vertices', 'keypoints_3d', 'cam'):
         if key not in pred:
@@ -312,7 +337,15 @@ def _to_prediction(sample: Any, box: np.ndarray, camera: ImageCamera) -> MeshPre
     cam = np.asarray(pred.cam, np.float64).reshape(3)
     vertices = np.asarray(pred.vertices, np.float32)[0]
     joints = np.asarray(pred.keypoints_3d, np.float32)[0]
-    cam_t = crop_cam_to_translation(cam[None], center[None], scale[None], camera)[0]
+    if cam[0] > 0:
+        cam_t = crop_cam_to_translation(cam[None], center[None], scale[None], camera)[0]
+    else:
+        warnings.warn(
+            f'inference_mesh: image {image_index}, box {box[:4].round(1).tolist()}: the '
+            f'predicted weak-perspective scale is {cam[0]:.4g} <= 0, a mesh at or behind the '
+            'camera; its camera-frame vertices and 2D projections are NaN (root-relative '
+            'vertices and joints kept) and it is not drawn')
+        cam_t = np.full(3, np.nan)
     vertices_cam = vertices + cam_t.astype(np.float32)
     joints_cam = joints + cam_t.astype(np.float32)
     extra: Dict[str, Any] = {}
@@ -326,7 +359,8 @@ def _to_prediction(sample: Any, box: np.ndarray, camera: ImageCamera) -> MeshPre
         bbox=box[:4].astype(np.float32), bbox_score=float(box[4]),
         crop_center=center.astype(np.float32), crop_scale=scale.astype(np.float32),
         cam=cam.astype(np.float32), vertices=vertices, keypoints_3d=joints,
-        cam_t=cam_t.astype(np.float32), focal_length=camera.focal_length,
+        cam_t=cam_t.astype(np.float32), focal_length=camera.focal_lengths[0],
+        focal_length_y=camera.focal_lengths[1],
         principal_point=np.asarray(camera.principal_point, np.float32),
         vertices_cam=vertices_cam, keypoints_3d_cam=joints_cam,
         vertices_2d=camera.project(vertices_cam).astype(np.float32),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -26,7 +26,8 @@ class MeshPrediction:
         vertices: (V, 3) root-relative mesh (the network's output).
         keypoints_3d: (K, 3) root-relative 3D joints regressed from the mesh.
         cam_t: (3,) translation placing the root-relative mesh in the image camera.
-        focal_length: focal length of the image camera, pixels.
+        focal_length: focal length of the image camera, pixels (along x if the pixels are
+            not square).
         principal_point: (2,) principal point of the image camera, pixels.
         vertices_cam: (V, 3) ``vertices + cam_t``, the mesh in the image camera's frame.
         keypoints_3d_cam: (K, 3) ``keypoints_3d + cam_t``.
@@ -40,6 +41,8 @@ class MeshPrediction:
             ``decoder_self_attention`` (2, L, K+N, K+N) and ``decoder_cross_attention``
             (2, L, K+N, hw) for transformers 1 and 2, head-averaged.
         crop: (h, w, 3) uint8 RGB model input crop, kept with the attention maps.
+        focal_length_y: focal length along y, pixels, when the user's camera has non-square
+            pixels; None: ``focal_length``.
     """
 
     bbox: np.ndarray
@@ -60,6 +63,19 @@ class MeshPrediction:
     smpl_betas: Optional[np.ndarray] = None
     attention: Optional[Dict[str, np.ndarray]] = field(default=None, repr=False)
     crop: Optional[np.ndarray] = field(default=None, repr=False)
+    focal_length_y: Optional[float] = None
+
+    def intrinsics_key(self) -> Tuple[float, float, float, float]:
+        """``(f_x, f_y, c_x, c_y)`` of the image camera, as plain floats."""
+        fy = self.focal_length if self.focal_length_y is None else self.focal_length_y
+        cx, cy = (float(v) for v in self.principal_point)
+        return float(self.focal_length), float(fy), cx, cy
+
+    @property
+    def intrinsics(self) -> np.ndarray:
+        """(3, 3) matrix K of the image camera: ``K @ X / X_z`` gives pixels."""
+        fx, fy, cx, cy = self.intrinsics_key()
+        return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
     def to_dict(self, with_vertices: bool = True) -> Dict[str, Any]:
         """Plain dict of numpy arrays and floats (no attention maps or crop).

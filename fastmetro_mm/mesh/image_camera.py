@@ -26,11 +26,22 @@ of or behind the root moves by ``X_z / T_z`` of its distance to the principal po
 under 1 % (a pixel or two at the border of a large image), so the overlay shows what the
 network predicted. Pixel
 centres are at integer coordinates, as MMPose's affine warp (and ``cv2.warpAffine``) uses.
+
+A user's camera may have non-square pixels (``f_x != f_y``) and any principal point. The crop
+is square in pixels and has one scale ``s``, so eq. (2) cannot hold for both axes at once; it
+is kept exactly for the root (which lands where the crop camera puts it) with the geometric
+mean ``f = sqrt(f_x f_y)`` for the depth,
+
+    T_z = 2 g / (s S),   T_x = (g t_x + (c_x - p_x) T_z) / f_x,   (g = sqrt(f_x f_y))
+                         T_y = (g t_y + (c_y - p_y) T_z) / f_y,
+
+and the rest of the mesh is off by the factor ``sqrt(f_x / f_y)`` (and its inverse) in its
+distance from the root along x (y): 0.5 % for a 1 % pixel aspect.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -46,17 +57,61 @@ ArrayLike = Union[np.ndarray, float, Tuple[float, ...]]
 
 @dataclass(frozen=True)
 class ImageCamera:
-    """A pinhole camera for an original image (square pixels, no skew).
+    """A pinhole camera for an original image (no skew).
 
     Attributes:
-        focal_length: focal length in pixels.
+        focal_length: focal length in pixels (along x when the pixels are not square).
         principal_point: (2,) principal point (x, y) in pixels, pixel centres at integers.
         image_size: (width, height) of the image in pixels.
+        focal_length_y: focal length along y in pixels; None: square pixels (``focal_length``).
     """
 
     focal_length: float
     principal_point: Tuple[float, float]
     image_size: Tuple[int, int]
+    focal_length_y: Optional[float] = None
+
+    @property
+    def focal_lengths(self) -> Tuple[float, float]:
+        """``(f_x, f_y)`` in pixels."""
+        fy = self.focal_length if self.focal_length_y is None else self.focal_length_y
+        return float(self.focal_length), float(fy)
+
+    @classmethod
+    def from_intrinsics(cls, intrinsics: Union[float, Sequence[float], np.ndarray],
+                        width: int, height: int) -> 'ImageCamera':
+        """The camera of a ``width`` x ``height`` image from a user's intrinsics.
+
+        Args:
+            intrinsics: a focal length (pixels; principal point at the image centre), four
+                numbers ``(f_x, f_y, c_x, c_y)``, or a (3, 3) matrix
+                ``K = [[f_x, 0, c_x], [0, f_y, c_y], [0, 0, 1]]``; pixel centres at integers
+                (OpenCV's calibration convention).
+
+        Raises:
+            ValueError: another shape, a skew, a last row other than (0, 0, 1), non-finite or
+                non-positive focal lengths; each naming the value.
+        """
+        values = np.asarray(intrinsics, dtype=np.float64)
+        if values.shape in ((), (1, )):
+            return cls.for_image(width, height, float(values.reshape(())))
+        if values.shape == (3, 3):
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f'camera intrinsics K must be finite, got {values.tolist()}')
+            if values[0, 1] != 0 or values[1, 0] != 0 or not np.allclose(values[2], [0, 0, 1]):
+                raise ValueError('camera intrinsics K must be [[fx, 0, cx], [0, fy, cy], '
+                                 f'[0, 0, 1]] (no skew), got {values.tolist()}')
+            values = values[[0, 1, 0, 1], [0, 1, 2, 2]]
+        if values.shape != (4, ):
+            raise ValueError('camera intrinsics must be a focal length, (fx, fy, cx, cy) or a '
+                             f'(3, 3) matrix K, got an array of shape {values.shape}')
+        fx, fy, cx, cy = (float(v) for v in values)
+        if not np.all(np.isfinite(values)) or fx <= 0 or fy <= 0:
+            raise ValueError(f'camera intrinsics: focal lengths must be finite and positive, '
+                             f'got fx={fx}, fy={fy}, cx={cx}, cy={cy}')
+        if width <= 0 or height <= 0:
+            raise ValueError(f'ImageCamera: image size must be positive, got {width} x {height}')
+        return cls(fx, (cx, cy), (int(width), int(height)), None if fy == fx else fy)
 
     @classmethod
     def for_image(cls, width: int, height: int,
@@ -77,9 +132,9 @@ class ImageCamera:
     @property
     def intrinsics(self) -> np.ndarray:
         """(3, 3) matrix K such that ``K @ X / X_z`` gives pixels."""
-        f = self.focal_length
+        fx, fy = self.focal_lengths
         cx, cy = self.principal_point
-        return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
+        return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points (z > 0) to (..., 2) image pixels."""
@@ -89,7 +144,8 @@ class ImageCamera:
         depth = points[..., 2:3]
         if np.any(depth <= 0):
             raise ValueError('ImageCamera.project: points at or behind the camera (z <= 0)')
-        return self.focal_length * points[..., :2] / depth + np.asarray(self.principal_point)
+        return (np.asarray(self.focal_lengths) * points[..., :2] / depth
+                + np.asarray(self.principal_point))
 
 
 def _crop_size(scale: np.ndarray, batch: int) -> np.ndarray:
@@ -136,9 +192,11 @@ def crop_cam_to_translation(cam: np.ndarray, center: np.ndarray, scale: np.ndarr
         raise ValueError(f'crop_cam_to_translation: weak-perspective scales must be positive, '
                          f'got {s.tolist()} (a mesh behind the camera cannot be rendered)')
     pixels_per_unit = 0.5 * s * size  # (B,) image pixels per metre at the mesh
-    depth = camera.focal_length / pixels_per_unit
-    offset = (center - np.asarray(camera.principal_point)) / pixels_per_unit[:, None]
-    return np.concatenate([cam[:, 1:] + offset, depth[:, None]], axis=1)
+    focal = np.asarray(camera.focal_lengths)  # (2,) fx, fy
+    mean_focal = np.sqrt(focal.prod())
+    depth = mean_focal / pixels_per_unit
+    offset = (center - np.asarray(camera.principal_point)) * depth[:, None]
+    return np.concatenate([(mean_focal * cam[:, 1:] + offset) / focal, depth[:, None]], axis=1)
 
 
 def translation_to_crop_cam(translation: np.ndarray, center: np.ndarray, scale: np.ndarray,
@@ -156,11 +214,14 @@ def translation_to_crop_cam(translation: np.ndarray, center: np.ndarray, scale: 
     size = _crop_size(scale, batch)
     if np.any(translation[:, 2] <= 0):
         raise ValueError('translation_to_crop_cam: depths T_z must be positive')
-    pixels_per_unit = camera.focal_length / translation[:, 2]
+    focal = np.asarray(camera.focal_lengths)  # (2,) fx, fy
+    mean_focal = np.sqrt(focal.prod())
+    pixels_per_unit = mean_focal / translation[:, 2]
     s = 2.0 * pixels_per_unit / size
-    offset = (np.asarray(center, dtype=np.float64)
-              - np.asarray(camera.principal_point)) / pixels_per_unit[:, None]
-    return np.concatenate([s[:, None], translation[:, :2] - offset], axis=1)
+    offset = ((np.asarray(center, dtype=np.float64) - np.asarray(camera.principal_point))
+              * translation[:, 2:3])
+    return np.concatenate([s[:, None], (focal * translation[:, :2] - offset) / mean_focal],
+                          axis=1)
 
 
 def weak_perspective_to_image(points: np.ndarray, cam: np.ndarray, center: np.ndarray,

@@ -176,9 +176,10 @@ class MeshRenderer:
         else:
             near, far = self.clip_planes
         cx, cy = camera.principal_point
+        fx, fy = camera.focal_lengths
         # pyrender's window coordinates put pixel centres at +0.5.
         gl_camera = pyrender.IntrinsicsCamera(
-            fx=camera.focal_length, fy=camera.focal_length, cx=cx + 0.5, cy=cy + 0.5,
+            fx=fx, fy=fy, cx=cx + 0.5, cy=cy + 0.5,
             znear=float(near), zfar=float(far))
         scene.add(gl_camera, pose=np.eye(4))
         light_pose = np.eye(4)

@@ -143,39 +143,129 @@ def heatmap_on_crop(crop: np.ndarray, heat: np.ndarray, opacity: float = 0.5) ->
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
-def attention_figure(renderer, person, upsample: Sequence[Callable], joint: int,
-                     num_joints: int, transformers: TransformerChoice = 'all') -> np.ndarray:
-    """Paper Fig. 6 for one person and joint: the crop with the joint's image attention and
-    the mesh coloured by the joint's vertex attention (red = most attended), side by side.
+#: Shorter side of the attention figure's panels, pixels (a crop is 128 to 256 pixels).
+FIGURE_PANEL_SIZE = 384
+#: Colour of crop pixels that lie outside the original image (the crop's padding).
+PADDING_GREY = (128, 128, 128)
+
+
+def padding_mask(crop_shape: Tuple[int, int], crop_center: np.ndarray,
+                 crop_scale: np.ndarray, image_size: Tuple[int, int]) -> np.ndarray:
+    """Which pixels of a model input crop lie outside the original image (padding).
+
+    The test pipeline cuts the crop without rotation: crop pixel ``(u, v)`` of an ``h x w``
+    crop shows image pixel ``center + ((u, v) - (w, h) / 2) * scale / (w, h)``.
 
     Args:
-        renderer: a :class:`MeshRenderer` with the model's faces.
+        crop_shape: (h, w) of the crop.
+        crop_center: (2,) crop centre in image pixels (``MeshPrediction.crop_center``).
+        crop_scale: (2,) crop size (w, h) in image pixels (``MeshPrediction.crop_scale``).
+        image_size: (W, H) of the original image.
+
+    Returns:
+        (h, w) bool, True where the crop shows no image.
+    """
+    height, width = crop_shape
+    center = np.asarray(crop_center, np.float64).reshape(2)
+    scale = np.asarray(crop_scale, np.float64).reshape(-1)
+    scale = np.broadcast_to(scale, (2, )) if scale.size == 1 else scale[:2]
+    xs = center[0] + (np.arange(width) + 0.5 - width / 2.0) * scale[0] / width
+    ys = center[1] + (np.arange(height) + 0.5 - height / 2.0) * scale[1] / height
+    outside_x = (xs < 0) | (xs > image_size[0])
+    outside_y = (ys < 0) | (ys > image_size[1])
+    return outside_y[:, None] | outside_x[None, :]
+
+
+def colour_bar(height: int, width: int = 24) -> np.ndarray:
+    """(height, width, 3) uint8 RGB: :func:`colour_map`'s colours, highest at the top."""
+    values = np.linspace(1.0, 0.0, height)[:, None].repeat(width, axis=1)
+    return np.round(255 * colour_map(values)).astype(np.uint8)
+
+
+def attention_figure(renderer, person, upsample: Sequence[Callable], joint: int,
+                     num_joints: int, transformers: TransformerChoice = 'all',
+                     joint_name: Optional[str] = None,
+                     image_size: Optional[Tuple[int, int]] = None,
+                     panel_size: int = FIGURE_PANEL_SIZE) -> np.ndarray:
+    """Paper Fig. 6 for one person and joint: the crop with the joint's image attention and
+    the mesh coloured by the joint's vertex attention, side by side, under a title naming the
+    joint and beside a colour bar (red = most attended; each panel scaled from its least to
+    its most attended value, both ranges written under the panels).
+
+    Args:
+        renderer: a :class:`fastmetro_mm.render.MeshRenderer` with the model's faces.
         person: a :class:`fastmetro_mm.apis.MeshPrediction` with ``attention`` and ``crop``
             (``inference_mesh(..., return_attention=True)``).
         upsample: :func:`network_upsamplers` of the model.
         joint: joint index; num_joints: K.
         transformers: 'all', 0 or 1.
+        joint_name: shown in the title (default: ``joint <index>``).
+        image_size: (W, H) of the original image: the crop's padding (outside the image) is
+            then drawn grey, without attention. None: no masking.
+        panel_size: height of the panels, pixels (the crop is scaled up to it).
 
     Returns:
-        (H, 2W, 3) uint8 RGB, H x W the crop size.
+        (H', W', 3) uint8 RGB with ``H' > panel_size`` (title and captions added).
     """
+    import cv2
+
     from fastmetro_mm.mesh.image_camera import ImageCamera, crop_cam_to_translation
     if person.attention is None or person.crop is None:
         raise ValueError('attention_figure: the prediction has no attention maps; run '
                          'inference_mesh(..., return_attention=True)')
-    crop = person.crop
-    height, width = crop.shape[:2]
+    crop = np.asarray(person.crop)
+    factor = panel_size / crop.shape[0]
+    height, width = panel_size, int(round(crop.shape[1] * factor))
+    crop = cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC)
     image_map = joint_to_image_attention(person.attention['decoder_cross_attention'], joint,
                                          transformers=transformers)
     vertex_map = coarse_to_mesh(
         joint_to_vertex_attention(person.attention['decoder_self_attention'], joint,
                                   num_joints, transformers), upsample)
-    # The mesh drawn in the crop's own camera: crop centre (w/2, h/2) and size w.
+    left = heatmap_on_crop(crop, image_map)
+    if image_size is not None:
+        padding = padding_mask((height, width), person.crop_center, person.crop_scale,
+                               image_size)
+        left[padding] = PADDING_GREY
+    # The mesh drawn in the panel's own camera: crop centre (w/2, h/2) and size w.
     camera = ImageCamera.for_image(width, height)
     cam_t = crop_cam_to_translation(np.asarray(person.cam, np.float64)[None],
                                     np.array([[width / 2.0, height / 2.0]]),
                                     np.array([float(width)]), camera)
     background = np.full((height, width, 3), 255, np.uint8)
-    mesh = renderer.render(np.asarray(person.vertices, np.float64) + cam_t, camera, background,
-                           vertex_colours=colour_map(vertex_map)).image
-    return np.concatenate([heatmap_on_crop(crop, image_map), mesh], axis=1)
+    right = renderer.render(np.asarray(person.vertices, np.float64) + cam_t, camera,
+                            background, vertex_colours=colour_map(vertex_map)).image
+    return _frame_figure(left, right, joint_name or f'joint {joint}',
+                         (float(image_map.min()), float(image_map.max())),
+                         (float(vertex_map.min()), float(vertex_map.max())),
+                         masked=image_size is not None)
+
+
+def _frame_figure(left: np.ndarray, right: np.ndarray, joint_name: str,
+                  image_range: Tuple[float, float],
+                  vertex_range: Tuple[float, float], masked: bool) -> np.ndarray:
+    """The two panels on white with a title, captions and a colour bar."""
+    import cv2
+    height, width = left.shape[:2]
+    gap, title_h, caption_h, bar_w = 12, 44, 52, 24
+    total_w = 2 * width + 3 * gap + bar_w + 56
+    figure = np.full((title_h + height + caption_h, total_w, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+
+    def text(line: str, x: int, y: int, scale: float = 0.55) -> None:
+        cv2.putText(figure, line, (x, y), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+    text(f'Attention of the {joint_name} token', gap, 30, 0.75)
+    figure[title_h:title_h + height, gap:gap + width] = left
+    figure[title_h:title_h + height, 2 * gap + width:2 * gap + 2 * width] = right
+    bar_x = 3 * gap + 2 * width
+    figure[title_h:title_h + height, bar_x:bar_x + bar_w] = colour_bar(height, bar_w)
+    text('most', bar_x + bar_w + 4, title_h + 14, 0.45)
+    text('least', bar_x + bar_w + 4, title_h + height - 4, 0.45)
+    below = title_h + height + 20
+    text('to the image' + (' (grey: padding)' if masked else ''), gap, below)
+    text(f'weights {image_range[0]:.3g} to {image_range[1]:.3g}', gap, below + 22, 0.45)
+    text('to the mesh vertices', 2 * gap + width, below)
+    text(f'weights {vertex_range[0]:.3g} to {vertex_range[1]:.3g}', 2 * gap + width,
+         below + 22, 0.45)
+    return figure

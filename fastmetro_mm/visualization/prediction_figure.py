@@ -115,6 +115,9 @@ def overlay_view(renderer, row: FigureRow, height: int, alpha: float = 0.75
     cx, cy = row.principal_point
     camera = ImageCamera(row.focal_length * factor,
                          (cx * factor + shift_x, cy * factor + shift_y), (width, height))
+    if not np.isfinite(row.vertices_cam).all():
+        # Predicted at or behind the camera (inference_mesh warned): nothing to overlay.
+        return image, image.copy()
     overlay = renderer.render(row.vertices_cam, camera, image, colours=[PRED_COLOUR],
                               alpha=alpha).image
     return image, overlay

@@ -28,13 +28,16 @@ def render_predictions(renderer: Any, image: np.ndarray, people: Sequence[Any],
     from fastmetro_mm.render import person_colour
 
     height, width = image.shape[:2]
+    # A person predicted at or behind the camera (NaN placement, see inference_mesh) has no
+    # image to be drawn in; inference_mesh has warned about it.
+    people = [p for p in people if np.isfinite(p.cam_t).all()]
     if people:
-        focal = {float(p.focal_length) for p in people}
-        if len(focal) != 1:
+        cameras = {p.intrinsics_key() for p in people}
+        if len(cameras) != 1:
             raise ValueError(f'render_predictions: the people of one image must share one '
-                             f'camera, got focal lengths {sorted(focal)}')
-        camera = ImageCamera(focal.pop(), tuple(float(v) for v in people[0].principal_point),
-                             (width, height))
+                             f'camera, got (fx, fy, cx, cy) = {sorted(cameras)}')
+        fx, fy, cx, cy = cameras.pop()
+        camera = ImageCamera(fx, (cx, cy), (width, height), None if fy == fx else fy)
         vertices = np.stack([p.vertices_cam for p in people])
     else:
         camera = ImageCamera.for_image(width, height)

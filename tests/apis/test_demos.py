@@ -88,7 +88,13 @@ def test_image_demo_writes_overlays_obj_meshes_numbers_and_attention(mesh_checkp
         assert picture.shape == (HEIGHT, WIDTH, 3)
         assert not np.array_equal(picture, frames[index])  # something was drawn
         figure = cv2.imread(str(out / 'attention' / f'img{index}_person0_L_Wrist.png'))
-        assert figure.shape == (128, 256, 3)  # crop with heat map | coloured mesh
+        # The 128-pixel crop scaled to 384, beside the coloured mesh, a title, a colour bar.
+        assert figure.shape[0] > 384 and figure.shape[1] > 2 * 384
+    # Person 1's box (0, 0, 80, 120) is padded to a square reaching left of the image: that
+    # padding is masked grey in the image panel (at 44 + row, column 12 + col of the figure).
+    figure = cv2.imread(str(out / 'attention' / 'img0_person1_L_Wrist.png'))
+    assert np.all(figure[44 + 192, 12 + 5] == 128)
+    assert not np.all(figure[44 + 192, 12 + 200] == 128)
     people = json.loads((out / 'predictions.json').read_text())['people']
     assert [(p['image'], p['person']) for p in people] == [
         ('img0.png', 0), ('img0.png', 1), ('img1.png', 0), ('img1.png', 1)]
@@ -98,11 +104,14 @@ def test_image_demo_writes_overlays_obj_meshes_numbers_and_attention(mesh_checkp
     assert mesh.faces.shape == (13776, 3)
 
 
-def test_demo_without_boxes_or_detector_says_what_to_give(mesh_checkpoint, frames, tmp_path):
+def test_demo_without_boxes_or_detector_takes_the_whole_image_and_says_so(
+        mesh_checkpoint, frames, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / 'img.png'), frames[0])
-    with pytest.raises(SystemExit, match='--bbox'):
-        _demo('image_demo.py').main([mesh_checkpoint['config'], mesh_checkpoint['checkpoint'],
-                                     '--input', str(tmp_path), '--out-dir', str(tmp_path)])
+    _run('image_demo.py', mesh_checkpoint, '--input', str(tmp_path / 'img.png'), '--out-dir',
+         str(tmp_path / 'out'))
+    assert 'whole image' in capsys.readouterr().out  # the note, naming --bbox and a detector
+    numbers = np.load(tmp_path / 'out' / 'predictions.npz')
+    np.testing.assert_allclose(numbers['bbox'], [[0, 0, WIDTH, HEIGHT]])
 
 
 def test_image_demo_profile_prints_every_stage(mesh_checkpoint, frames, tmp_path, capsys):

@@ -101,10 +101,38 @@ def test_attention_maps_and_crop_on_request(model, scene):
     assert model.test_cfg.get('output_attention', False) is False  # restored
 
 
-def test_no_boxes_and_no_detector_is_a_clear_error(model, scene):
-    with pytest.raises(ValueError, match='detector'):
-        inference_mesh(model, scene['image'])
+def test_no_boxes_and_no_detector_take_the_whole_image(model, scene):
+    person, = inference_mesh(model, scene['image'])
+    np.testing.assert_array_equal(person.bbox, [0, 0, WIDTH, HEIGHT])
+    given, = inference_mesh(model, scene['image'], [[0, 0, WIDTH, HEIGHT]])
+    np.testing.assert_array_equal(person.vertices_cam, given.vertices_cam)
     with pytest.raises(ValueError, match=r'\(N, 4\)'):
         inference_mesh(model, scene['image'], np.zeros((1, 3)))
     with pytest.raises(FileNotFoundError, match='missing.png'):
         inference_mesh(model, 'missing.png', scene['box'][None])
+
+
+def test_a_mesh_predicted_behind_the_camera_is_kept_root_relative_and_not_drawn(model, scene):
+    """A non-positive weak-perspective scale: NaN placement, a warning, no crash."""
+    import torch
+    from fastmetro_mm.render import MeshRenderer
+    from fastmetro_mm.visualization import render_predictions
+
+    camera_head = model.head.network.camera_head
+    saved = camera_head.weight.detach().clone(), camera_head.bias.detach().clone()
+    with torch.no_grad():
+        camera_head.weight.zero_()
+        camera_head.bias.copy_(torch.tensor([-1.0, 0.0, 0.0]))
+    try:
+        with pytest.warns(UserWarning, match=r'scale is -1 <= 0'):
+            person, = inference_mesh(model, scene['image'], scene['box'][None])
+    finally:
+        with torch.no_grad():
+            camera_head.weight.copy_(saved[0])
+            camera_head.bias.copy_(saved[1])
+    assert np.isfinite(person.vertices).all() and np.isfinite(person.keypoints_3d).all()
+    assert np.isnan(person.cam_t).all() and np.isnan(person.vertices_2d).all()
+    rgb = np.ascontiguousarray(scene['image'][..., ::-1])
+    with MeshRenderer(mesh_faces(model)) as renderer:
+        drawn = render_predictions(renderer, rgb, [person])
+    np.testing.assert_array_equal(drawn, rgb)  # nothing drawn over the image
