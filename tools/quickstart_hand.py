@@ -206,13 +206,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     step(f'7/7 test predictions beside the ground truth -> {work_dir}/predictions.png')
     figure = work_dir / 'predictions.png'
-    try:
-        run(['tools/analysis/prediction_figure.py', CONFIG, checkpoint, '--out', figure,
-             '--num-images', args.num_pictures, '--overwrite', '--cfg-options', *options])
-    except SystemExit:
-        # A barely trained camera head can place a mesh behind the camera (scale <= 0), which
-        # cannot be drawn; the metrics are still the run's report.
-        print('quickstart: predictions.png not drawn (prediction_figure.py failed, see above)')
+    run(['tools/analysis/prediction_figure.py', CONFIG, checkpoint, '--out', figure,
+         '--num-images', args.num_pictures, '--overwrite', '--cfg-options', *options])
     scalars = latest_scalars(work_dir)
     if scalars is not None:
         epochs = plot_training_curves(scalars, work_dir / 'training_curves.png')

@@ -80,10 +80,8 @@ def test_hand_quickstart_runs_every_step_and_writes_its_pictures(quickstart_run)
     assert [r['step'] for r in validations] == list(range(1, EPOCHS + 1))
     assert all(key in r for r in validations for key in METRICS)
 
-    # The figure: one row of at least 256 px per test image, three pictures wide; two updates
-    # can leave the camera's scale <= 0 (a mesh behind the camera), which is not drawn.
-    if 'quickstart: predictions.png not drawn' in console:
-        return
+    # The figure: one row of at least 256 px per test image, three pictures wide, always
+    # drawn (a mesh predicted behind the camera after two updates only loses its overlay).
     figure = cv2.imread(str(work / 'predictions.png'))
     assert figure.shape[0] >= TEST_IMAGES * 256 and figure.shape[1] >= 3 * 256, figure.shape
     assert f'predictions.png ({figure.shape[1]} x {figure.shape[0]} px, {TEST_IMAGES} test ' \

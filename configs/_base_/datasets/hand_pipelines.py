@@ -14,13 +14,13 @@
 # No flip: hands are right hands (MeshRandomFlip refuses MANO poses).
 
 
-def _hand_train_pipeline(input_size, rotate_prob=0.4, noise_factor=0.4):
+def _hand_train_pipeline(input_size, rotate_prob=0.4, noise_factor=0.4, padding=1.0):
     """Scale N(1, 0.25) clipped to [0.75, 1.25]; rotation N(0, 90 deg) clipped to +-180,
     used with p=rotate_prob; colour x U[1 - f, 1 + f] per channel with f=noise_factor (None:
-    none), applied to the crop."""
+    none), applied to the crop; the box enlarged by ``padding``."""
     pipeline = [
         dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale', padding=1.0),
+        dict(type='GetBBoxCenterScale', padding=padding),
         dict(type='MeshRandomScaleRotation', scale_factor=0.25, rotate_factor=90.0,
              rotate_max=180.0, rotate_prob=rotate_prob),
         dict(type='MeshTopdownAffine', input_size=input_size),
@@ -30,10 +30,10 @@ def _hand_train_pipeline(input_size, rotate_prob=0.4, noise_factor=0.4):
     return pipeline + [dict(type='PackMeshInputs', pose_dim=48, num_joints=21)]
 
 
-def _hand_test_pipeline(input_size):
+def _hand_test_pipeline(input_size, padding=1.0):
     return [
         dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale', padding=1.0),
+        dict(type='GetBBoxCenterScale', padding=padding),
         dict(type='MeshTopdownAffine', input_size=input_size),
         dict(type='PackMeshInputs', pose_dim=48, num_joints=21),
     ]
@@ -45,3 +45,8 @@ hand_train_pipeline_128 = _hand_train_pipeline((128, 128))
 hand_test_pipeline_128 = _hand_test_pipeline((128, 128))
 hand_train_pipeline_128_scale = _hand_train_pipeline((128, 128), rotate_prob=0.0,
                                                      noise_factor=None)
+# Tight boxes around the hand's projected joints (FreiHANDDataset without full_image_size),
+# enlarged 1.3 times: the hand fills the 128 x 128 crop as it fills FreiHAND's own crops.
+hand_train_pipeline_128_scale_tight = _hand_train_pipeline((128, 128), rotate_prob=0.0,
+                                                           noise_factor=None, padding=1.3)
+hand_test_pipeline_128_tight = _hand_test_pipeline((128, 128), padding=1.3)
