@@ -123,12 +123,16 @@ class MultiheadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
 
         weights: Optional[torch.Tensor] = None
-        if need_weights:
+        if need_weights or dropout_p > 0:
+            # With dropout, SDPA on the CPU takes its math path anyway, which adds a guard
+            # against fully masked rows (none here: every token sees itself) and, under
+            # autocast, float32 copies; the explicit softmax draws the same dropout mask.
             scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # (B, H, L, S)
             if mask is not None:
                 scores = scores + mask
             probs = scores.softmax(dim=-1)
-            weights = probs.mean(dim=1)  # (B, L, S)
+            if need_weights:
+                weights = probs.mean(dim=1)  # (B, L, S)
             out = F.dropout(probs, p=dropout_p, training=self.training) @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
