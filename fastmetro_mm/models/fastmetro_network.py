@@ -103,6 +103,16 @@ class FastMETRONetwork(nn.Module):
         dim_feedforward_2: FFN width of transformer 2.
         nhead: attention heads of both transformers.
         dropout: dropout probability of both transformers.
+        camera_bias_init: starting bias (s, tx, ty) of the camera head, the weak-perspective
+            camera's scale and shift; None keeps ``nn.Linear``'s default (the official code's).
+            The scale of a crop filled by a person is about 1 (the default start, near 0, is
+            soon past); a hand filling its crop needs about 9, which a few hundred updates
+            do not reach (the hand quickstart starts there: docs/quickstart_experiments.md).
+        xyz_head_init_std: start the xyz head (joints and vertices) with normal weights of
+            this std and a zero bias; None keeps ``nn.Linear``'s default (the official code's).
+            At the default start the coordinates already vary from image to image by ~4 cm
+            of noise; a hand's articulation is ~1.3 cm, and training first silenced the
+            image instead of learning it. A small start (1e-3) lets it learn (hand quickstart).
     """
 
     def __init__(self,
@@ -120,7 +130,9 @@ class FastMETRONetwork(nn.Module):
                  dim_feedforward_1: int = 2048,
                  dim_feedforward_2: int = 512,
                  nhead: int = 8,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1,
+                 camera_bias_init: Optional[Sequence[float]] = None,
+                 xyz_head_init_std: Optional[float] = None) -> None:
         super().__init__()
         if layout not in LAYOUTS:
             raise ValueError(f'FastMETRONetwork: layout must be one of {LAYOUTS}, got {layout!r}')
@@ -153,7 +165,16 @@ class FastMETRONetwork(nn.Module):
         self.reduce_tokens = nn.Linear(d_model_1, d_model_2)
 
         self.camera_head = nn.Linear(d_model_2, 3)
+        if camera_bias_init is not None:
+            if len(camera_bias_init) != 3:
+                raise ValueError('FastMETRONetwork: camera_bias_init must be (s, tx, ty), got '
+                                 f'{camera_bias_init!r}')
+            with torch.no_grad():
+                self.camera_head.bias.copy_(torch.as_tensor(camera_bias_init, dtype=torch.float))
         self.xyz_head = nn.Linear(d_model_2, 3)
+        if xyz_head_init_std is not None:
+            nn.init.normal_(self.xyz_head.weight, std=xyz_head_init_std)
+            nn.init.zeros_(self.xyz_head.bias)
 
         self.upsample_intermediate: Optional[nn.Module] = None
         if len(up_matrices) == 2:

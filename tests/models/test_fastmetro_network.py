@@ -249,3 +249,33 @@ def test_attention_mask_is_not_checkpointed(hand_mesh):
     model = _network(HAND, hand_mesh, model_size='S', in_channels=8)
     assert model.attention_mask.shape == (216, 216)
     assert 'attention_mask' not in model.state_dict()
+
+
+def test_head_starts(hand_mesh):
+    """camera_bias_init and xyz_head_init_std set only the heads they name; without them
+    every weight is the default start drawn from the same seed."""
+    torch.manual_seed(0)
+    default = _network(HAND, hand_mesh, model_size='S', in_channels=8)
+    torch.manual_seed(0)
+    camera = _network(HAND, hand_mesh, model_size='S', in_channels=8,
+                      camera_bias_init=(9.0, 0.5, -0.5))
+    torch.manual_seed(0)
+    xyz = _network(HAND, hand_mesh, model_size='S', in_channels=8, xyz_head_init_std=1e-3)
+
+    assert camera.camera_head.bias.tolist() == [9.0, 0.5, -0.5]
+    for name, value in default.state_dict().items():
+        if name != 'camera_head.bias':
+            assert torch.equal(camera.state_dict()[name], value), name
+    assert torch.equal(xyz.xyz_head.bias, torch.zeros(3))
+    assert 0.5e-3 < xyz.xyz_head.weight.std().item() < 1.5e-3
+    assert default.xyz_head.weight.std().item() > 0.02  # nn.Linear's default, 1/sqrt(3*128)
+
+    features = torch.randn(4, 8, 7, 7)
+    with torch.no_grad():
+        shift = camera.eval()(features)['pred_cam'] - default.eval()(features)['pred_cam']
+        assert torch.allclose(shift, torch.tensor([9.0, 0.5, -0.5]) - default.camera_head.bias,
+                              atol=1e-5)
+        joints = xyz.eval()(features)['pred_3d_joints']
+    assert joints.abs().max() < 0.05  # starts near the origin, not ~0.3 m away
+    with pytest.raises(ValueError, match=r'camera_bias_init must be \(s, tx, ty\)'):
+        _network(HAND, hand_mesh, model_size='S', in_channels=8, camera_bias_init=(9.0, ))
