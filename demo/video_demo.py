@@ -179,6 +179,7 @@ def read_frames(capture: cv2.VideoCapture, max_frames: Optional[int], stop: List
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)  # before the heavy imports, so that --help answers at once
     from mmengine.utils import ProgressBar
 
     from fastmetro_mm.apis import mesh_faces, save_obj, save_predictions, stage
@@ -187,7 +188,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from fastmetro_mm.mesh.atomic_file import atomic_path
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
 
-    args = parse_args(argv)
     frame_boxes = None
     if args.bbox_file is not None:
         try:
