@@ -165,16 +165,7 @@ class FastMETRONetwork(nn.Module):
         self.reduce_tokens = nn.Linear(d_model_1, d_model_2)
 
         self.camera_head = nn.Linear(d_model_2, 3)
-        if camera_bias_init is not None:
-            if len(camera_bias_init) != 3:
-                raise ValueError('FastMETRONetwork: camera_bias_init must be (s, tx, ty), got '
-                                 f'{camera_bias_init!r}')
-            with torch.no_grad():
-                self.camera_head.bias.copy_(torch.as_tensor(camera_bias_init, dtype=torch.float))
         self.xyz_head = nn.Linear(d_model_2, 3)
-        if xyz_head_init_std is not None:
-            nn.init.normal_(self.xyz_head.weight, std=xyz_head_init_std)
-            nn.init.zeros_(self.xyz_head.bias)
 
         self.upsample_intermediate: Optional[nn.Module] = None
         if len(up_matrices) == 2:
@@ -188,6 +179,21 @@ class FastMETRONetwork(nn.Module):
         # (K + N, K + N), 0 / -inf; derived from the constructor's mesh, so not checkpointed.
         mask = attention_mask_to_additive(build_attention_mask(adjacency, num_joints))
         self.register_buffer('attention_mask', mask, persistent=False)
+        # Last, so that every other weight draws the same random numbers as without them.
+        self._start_heads(camera_bias_init, xyz_head_init_std)
+
+    def _start_heads(self, camera_bias_init: Optional[Sequence[float]],
+                     xyz_head_init_std: Optional[float]) -> None:
+        """Optional starts of the camera and xyz heads (see the class docstring)."""
+        if camera_bias_init is not None:
+            if len(camera_bias_init) != 3:
+                raise ValueError('FastMETRONetwork: camera_bias_init must be (s, tx, ty), got '
+                                 f'{camera_bias_init!r}')
+            with torch.no_grad():
+                self.camera_head.bias.copy_(torch.as_tensor(camera_bias_init, dtype=torch.float))
+        if xyz_head_init_std is not None:
+            nn.init.normal_(self.xyz_head.weight, std=xyz_head_init_std)
+            nn.init.zeros_(self.xyz_head.bias)
 
     @staticmethod
     def _check_mesh(adjacency: AdjacencyLike, up_matrices: Sequence[Any],

@@ -279,3 +279,16 @@ def test_head_starts(hand_mesh):
     assert joints.abs().max() < 0.05  # starts near the origin, not ~0.3 m away
     with pytest.raises(ValueError, match=r'camera_bias_init must be \(s, tx, ty\)'):
         _network(HAND, hand_mesh, model_size='S', in_channels=8, camera_bias_init=(9.0, ))
+
+
+def test_xyz_head_start_leaves_other_weights(body_mesh):
+    """In the release layout the learnable 431 -> 1723 layer is built after the heads: it
+    starts the same with or without xyz_head_init_std."""
+    torch.manual_seed(0)
+    default = _network(BODY, body_mesh, model_size='S', in_channels=8, layout='release')
+    torch.manual_seed(0)
+    xyz = _network(BODY, body_mesh, model_size='S', in_channels=8, layout='release',
+                   xyz_head_init_std=1e-3)
+    for name, value in default.state_dict().items():
+        if not name.startswith('xyz_head.'):
+            assert torch.equal(xyz.state_dict()[name], value), name
