@@ -35,6 +35,32 @@ def with_pos_embed(tensor: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.T
     return tensor if pos is None else tensor + pos
 
 
+def add_residual(stream: torch.Tensor, branch: torch.Tensor,
+                 stream_is_own: bool = False) -> torch.Tensor:
+    """``stream + branch``, written into storage the layer owns where that is exact.
+
+    Large fresh tensors cost page faults on the CPU; each add written in place saves one.
+    The branch (an attention or FFN output, or its dropout) belongs to the layer and nothing
+    saves it for backward, so adding into it is safe under autograd when it has the result's
+    shape and dtype. Under autocast the branch is bfloat16 and the stream float32: then the
+    stream takes the sum, if the layer made it (``stream_is_own``) and no autograd records.
+
+    Args:
+        stream: (B | 1, L, d) residual stream.
+        branch: (B, L, d) block output.
+        stream_is_own: the stream is a tensor this layer created (never its input).
+
+    Returns:
+        (B, L, d) sum, equal to ``stream + branch``.
+    """
+    if branch.shape == stream.shape and branch.dtype == stream.dtype and branch is not stream:
+        return branch.add_(stream)
+    if (stream_is_own and not torch.is_grad_enabled() and stream.shape == branch.shape
+            and torch.result_type(stream, branch) == stream.dtype):
+        return stream.add_(branch)
+    return stream + branch
+
+
 class FeedForward(nn.Module):
     """Two-layer ReLU MLP of a transformer block: d -> dim_feedforward -> d.
 
@@ -52,7 +78,9 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, d) -> (B, L, d)."""
-        return self.fc_out(self.dropout(F.relu(self.fc_in(x))))
+        # In place: the hidden layer is the block's largest tensor (addmm keeps no output).
+        hidden = F.relu(self.fc_in(x), inplace=True)
+        return self.fc_out(self.dropout(hidden))
 
 
 class TransformerEncoderLayer(nn.Module):
@@ -92,8 +120,9 @@ class TransformerEncoderLayer(nn.Module):
         x = self.self_attn_norm(src)
         q = k = with_pos_embed(x, pos)
         attended, weights = self.self_attn(q, k, x, need_weights=need_weights)
-        src = src + self.self_attn_dropout(attended)
-        src = src + self.ffn_dropout(self.ffn(self.ffn_norm(src)))
+        src = add_residual(src, self.self_attn_dropout(attended))
+        src = add_residual(src, self.ffn_dropout(self.ffn(self.ffn_norm(src))),
+                           stream_is_own=True)
         return src, weights
 
 
@@ -172,15 +201,17 @@ class TransformerDecoderLayer(nn.Module):
             attended, self_weights = self.self_attn(
                 q, k, x, attn_mask=self_attn_mask, need_weights=need_weights,
                 batch_size=batch if shared and per_image_self_attn else None)
-            tgt = tgt + self.self_attn_dropout(attended)
+            tgt = add_residual(tgt, self.self_attn_dropout(attended))
             query = self.cross_attn.project(
                 with_pos_embed(self.cross_attn_norm(tgt), query_pos), 'q')
             self._static_cache = None if key is None else (key, tgt, query)
         attended, cross_weights = self.cross_attn(
             tgt, with_pos_embed(memory, pos), memory, need_weights=need_weights,
             batch_size=batch, projected_query=query)
-        tgt = tgt + self.cross_attn_dropout(attended)
-        tgt = tgt + self.ffn_dropout(self.ffn(self.ffn_norm(tgt)))
+        # The stream is this call's own unless it is (or was just stored as) the kept part.
+        tgt = add_residual(tgt, self.cross_attn_dropout(attended), stream_is_own=key is None)
+        tgt = add_residual(tgt, self.ffn_dropout(self.ffn(self.ffn_norm(tgt))),
+                           stream_is_own=True)
         return tgt, self_weights, cross_weights
 
     def _static_cache_key(self, static_key: Optional[Hashable], tgt: torch.Tensor,
