@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .autocast_weights import AutocastWeights
 
-class MultiheadAttention(nn.Module):
+
+class MultiheadAttention(AutocastWeights):
     """Batch-first multi-head attention with ``nn.MultiheadAttention``'s parameters.
 
     Args:
@@ -64,8 +66,8 @@ class MultiheadAttention(nn.Module):
             (B, H, T, d / H).
         """
         row = 'qkv'.index(which) * self.embed_dim
-        weight = self.in_proj_weight[row:row + self.embed_dim]
-        bias = self.in_proj_bias[row:row + self.embed_dim]
+        weight = self.autocast_weight('in_proj_weight')[row:row + self.embed_dim]
+        bias = self.autocast_weight('in_proj_bias')[row:row + self.embed_dim]
         return self._split_heads(F.linear(x, weight, bias))
 
     def forward(self,
@@ -138,7 +140,7 @@ class MultiheadAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         length = out.shape[2]
         out = out.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, d)
-        return self.out_proj(out), weights
+        return self.autocast_call('out_proj', out), weights
 
     def extra_repr(self) -> str:
         return f'embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}'

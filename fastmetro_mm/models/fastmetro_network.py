@@ -25,6 +25,7 @@ from torch import nn
 from fastmetro_mm.mesh.attention_mask import (AdjacencyLike, attention_mask_to_additive,
                                               build_attention_mask)
 from fastmetro_mm.mesh.upsampler import MeshUpsampler
+from fastmetro_mm.models.autocast_weights import AutocastWeights
 from fastmetro_mm.models.positional_encoding import SinePositionalEncoding
 from fastmetro_mm.models.transformer import FastMETROTransformer
 
@@ -76,7 +77,7 @@ def _resolve_depth(model_size: Optional[str], num_encoder_layers: Optional[int],
 
 
 @MODELS.register_module()
-class FastMETRONetwork(nn.Module):
+class FastMETRONetwork(AutocastWeights):
     """FastMETRO's transformer network on top of a backbone feature map.
 
     Args:
@@ -245,7 +246,8 @@ class FastMETRONetwork(nn.Module):
                 f'FastMETRONetwork expects a (B, {self.input_proj.in_channels}, h, w) feature '
                 f'map, got {tuple(features.shape)}')
         batch, _, height, width = features.shape
-        image_tokens = self.input_proj(features).flatten(2).transpose(1, 2)  # (B, hw, 512)
+        # (B, hw, 512); autocast_call: weights cast once for inference under autocast.
+        image_tokens = self.autocast_call('input_proj', features).flatten(2).transpose(1, 2)
         dtype, device = image_tokens.dtype, image_tokens.device
         pos_1 = self.pos_encoding_1(height, width, device, dtype).flatten(1).T  # (hw, 512)
         pos_2 = self.pos_encoding_2(height, width, device, dtype).flatten(1).T  # (hw, 128)
@@ -264,12 +266,12 @@ class FastMETRONetwork(nn.Module):
                                    self.attention_mask, need_weights=return_attention,
                                    static_key=static_key)  # query_tokens (1 | B, K + N, 512)
         if self.layout == 'paper':
-            camera_2 = self.reduce_encoder(out_1.camera)  # (B, 1, 128)
-            image_2 = self.reduce_encoder(out_1.image)  # (B, hw, 128)
+            camera_2 = self.autocast_call('reduce_encoder', out_1.camera)  # (B, 1, 128)
+            image_2 = self.autocast_call('reduce_encoder', out_1.image)  # (B, hw, 128)
         else:
-            camera_2 = self.reduce_camera(out_1.camera)
-            image_2 = self.reduce_image(out_1.image)
-        queries_2 = self.reduce_tokens(out_1.queries)  # (B, K + N, 128)
+            camera_2 = self.autocast_call('reduce_camera', out_1.camera)
+            image_2 = self.autocast_call('reduce_image', out_1.image)
+        queries_2 = self.autocast_call('reduce_tokens', out_1.queries)  # (B, K + N, 128)
         out_2 = self.transformer_2(image_2, camera_2, queries_2, pos_2, self.attention_mask,
                                    need_weights=return_attention)
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiheadAttention
+from .autocast_weights import AutocastWeights
 
 
 def with_pos_embed(tensor: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
@@ -61,7 +62,7 @@ def add_residual(stream: torch.Tensor, branch: torch.Tensor,
     return stream + branch
 
 
-class FeedForward(nn.Module):
+class FeedForward(AutocastWeights):
     """Two-layer ReLU MLP of a transformer block: d -> dim_feedforward -> d.
 
     Args:
@@ -79,8 +80,8 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, d) -> (B, L, d)."""
         # In place: the hidden layer is the block's largest tensor (addmm keeps no output).
-        hidden = F.relu(self.fc_in(x), inplace=True)
-        return self.fc_out(self.dropout(hidden))
+        hidden = F.relu(self.autocast_call('fc_in', x), inplace=True)
+        return self.autocast_call('fc_out', self.dropout(hidden))
 
 
 class TransformerEncoderLayer(nn.Module):
