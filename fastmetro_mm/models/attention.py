@@ -119,8 +119,6 @@ class MultiheadAttention(AutocastWeights):
         k = self.project(key, 'k')  # (B | 1, H, S, d/H)
         v = self.project(value, 'v')  # (B | 1, H, S, d/H)
         batch = batch_size or max(q.shape[0], k.shape[0], v.shape[0])
-        q, k, v = (t.expand(batch, -1, -1, -1) if t.shape[0] != batch else t
-                   for t in (q, k, v))
         mask = None if attn_mask is None else attn_mask.to(q.dtype)
         dropout_p = self.dropout if self.training else 0.0
 
@@ -129,14 +127,20 @@ class MultiheadAttention(AutocastWeights):
             # With dropout, SDPA on the CPU takes its math path anyway, which adds a guard
             # against fully masked rows (none here: every token sees itself) and, under
             # autocast, float32 copies; the explicit softmax draws the same dropout mask.
-            scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # (B, H, L, S)
+            # Scores and softmax are computed at the inputs' own batch: tokens shared by
+            # every image (batch 1) attend once, and only the dropout, drawn for the whole
+            # batch as before, differs per image.
+            scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # (B | 1, H, L, S)
             if mask is not None:
-                scores = scores + mask
+                scores += mask  # in place: no second tensor of the scores' size
             probs = scores.softmax(dim=-1)
             if need_weights:
-                weights = probs.mean(dim=1)  # (B, L, S)
-            out = F.dropout(probs, p=dropout_p, training=self.training) @ v
+                weights = probs.mean(dim=1).expand(batch, -1, -1)  # (B, L, S)
+            probs = probs.expand(batch, -1, -1, -1)
+            out = F.dropout(probs, p=dropout_p, training=self.training) @ v  # (B, H, L, d/H)
         else:
+            q, k, v = (t.expand(batch, -1, -1, -1) if t.shape[0] != batch else t
+                       for t in (q, k, v))
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         length = out.shape[2]
         out = out.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, d)

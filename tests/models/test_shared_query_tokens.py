@@ -111,3 +111,16 @@ def test_nothing_is_kept_with_autograd_or_without_a_key():
         assert layer._static_cache is not None
         model.to(torch.float64)  # moving or casting drops it
         assert layer._static_cache is None
+
+
+def test_shared_tokens_attention_weights_have_the_batch_and_equal_per_image_ones():
+    model = _transformer().eval()
+    image, camera, tokens, pos, mask = _inputs(3)
+    with torch.no_grad():
+        shared = model(image, camera, tokens, pos, mask, need_weights=True)
+        per_image = model(image, camera, tokens.expand(3, -1, -1), pos, mask, need_weights=True)
+    for name in ('decoder_self_attn', 'decoder_cross_attn'):
+        for a, b in zip(shared.attention[name], per_image.attention[name]):
+            assert a.shape == b.shape and a.shape[0] == 3
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    torch.testing.assert_close(shared.queries, per_image.queries, rtol=0, atol=1e-6)
