@@ -13,14 +13,16 @@ timed, as in the paper's comparison of transformer heads. Before timing, the out
 compared in eval mode (the largest absolute difference is printed).
 
 Timing: each case runs ``rounds`` times, alternating ours and theirs (so a slow spell of the
-machine hits both), each round timing ``iters`` passes after warm-up; the table reports the
-medians and their ratio (ours / official: below 1 is faster).
+machine hits both), each round timing ``iters`` passes after warm-up (more for short passes:
+a round lasts at least a quarter of a second); the table reports the medians and their ratio
+(ours / official: below 1 is faster).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import statistics
 import sys
@@ -177,13 +179,20 @@ def _time(step: Callable[[], None], iters: int, device: torch.device) -> float:
 
 
 def time_case(ours: nn.Module, official: nn.Module, case: Case, device: torch.device,
-              rounds: int, iters: int, warmup: int) -> Tuple[float, float]:
-    """Median ms per pass of ours and of the official network, interleaved."""
+              rounds: int, iters: int, warmup: int,
+              min_round_s: float = 0.25) -> Tuple[float, float]:
+    """Median ms per pass of ours and of the official network, interleaved.
+
+    Each round runs at least ``iters`` passes and, for short passes (batch 1), enough to
+    last about ``min_round_s`` seconds, so that a round is not one timer tick of noise.
+    """
     features = torch.randn(case.batch, 2048, 7, 7, device=device)
     steps = [_step(ours, features, case), _step(official, features, case)]
     for step in steps:
         for _ in range(warmup):
             step()
+    slowest = max(_time(step, 1, device) for step in steps) / 1000.0
+    iters = max(iters, math.ceil(min_round_s / max(slowest, 1e-6)))
     times: List[List[float]] = [[], []]
     for _ in range(rounds):
         for which, network in enumerate((ours, official)):
