@@ -66,7 +66,9 @@ def test_old_checkpoint_loads_strictly_with_the_same_outputs(files, name, form):
                                    msg=lambda text, key=key: f'{name} {form}: {key}: {text}')
     assert set(got['losses']) == set(expected['losses'])
     for key, value in expected['losses'].items():
-        torch.testing.assert_close(got['losses'][key], value, rtol=1e-6, atol=1e-7,
+        # Losses sum thousands of terms, and another CPU's matrix kernels round otherwise: on
+        # an AMD EPYC the SMPL-shape loss (~186) moved by 1.6e-6 relative (19 float32 steps).
+        torch.testing.assert_close(got['losses'][key], value, rtol=1e-5, atol=1e-7,
                                    msg=lambda text, key=key: f'{name} {form}: {key}: {text}')
 
 
