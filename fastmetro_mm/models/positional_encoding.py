@@ -9,7 +9,7 @@ cos(p / T^(2k / F)) (F = num_feats, T = temperature). The y channels come first,
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -41,6 +41,7 @@ class SinePositionalEncoding(nn.Module):
         self.normalize = normalize
         self.scale = scale
         self.eps = eps
+        self._kept: Dict[Tuple[int, int, torch.device, torch.dtype], torch.Tensor] = {}
 
     def _encode_axis(self, positions: torch.Tensor) -> torch.Tensor:
         """(n,) positions -> (n, F) interleaved sin/cos channels."""
@@ -59,7 +60,40 @@ class SinePositionalEncoding(nn.Module):
                 width: int,
                 device: Optional[torch.device] = None,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Encodes every cell of an (height, width) grid.
+        """Encodes every cell of an (height, width) grid, computed once per grid and kept.
+
+        The encoding depends only on the arguments, so it is kept per (height, width,
+        device, dtype); at batch 1 computing it again was a measurable share of the head's
+        pass. The kept tensor is shared between calls: callers must not write into it. It is
+        computed afresh, not kept, while a graph is traced, exported or compiled.
+
+        Args:
+            height: h, number of grid rows.
+            width: w, number of grid columns.
+            device: device of the result.
+            dtype: dtype of the result (computed in float32).
+
+        Returns:
+            (2F, h, w) tensor; channels [0, F) encode the row, [F, 2F) the column.
+        """
+        if (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+                or torch.compiler.is_compiling()):
+            return self.encode(height, width, device, dtype)
+        key = (height, width, torch.device(device or 'cpu'), dtype)
+        kept = self._kept.get(key)
+        if kept is None:
+            # A normal tensor even under inference_mode, so that training may use it later.
+            with torch.inference_mode(False), torch.no_grad():
+                kept = self.encode(height, width, device, dtype)
+            self._kept[key] = kept
+        return kept
+
+    def encode(self,
+               height: int,
+               width: int,
+               device: Optional[torch.device] = None,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Computes the encoding of every cell of an (height, width) grid.
 
         Args:
             height: h, number of grid rows.

@@ -178,3 +178,21 @@ def test_sine_positional_encoding_fastmetro_sizes():
     assert SinePositionalEncoding(64)(7, 7, dtype=torch.float64).dtype == torch.float64
     with pytest.raises(ValueError, match='even number'):
         SinePositionalEncoding(3)
+
+
+def test_sine_positional_encoding_is_kept_per_grid_and_dtype():
+    encoding = SinePositionalEncoding(16)
+    with torch.inference_mode():  # kept as a normal tensor: training may use it later
+        first = encoding(7, 7)
+    assert not first.is_inference()
+    assert encoding(7, 7) is first
+    torch.testing.assert_close(first, encoding.encode(7, 7), rtol=0, atol=0)
+    half = encoding(7, 7, dtype=torch.bfloat16)
+    assert half.dtype == torch.bfloat16 and half is not first
+    torch.testing.assert_close(half, encoding.encode(7, 7, dtype=torch.bfloat16), rtol=0,
+                               atol=0)
+    other = encoding(5, 6)
+    assert other.shape == (32, 5, 6)  # 2F channels
+    torch.testing.assert_close(other, encoding.encode(5, 6), rtol=0, atol=0)
+    with pytest.raises(ValueError, match='at least 1 x 1'):
+        encoding(0, 7)
