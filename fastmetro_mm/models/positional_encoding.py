@@ -65,16 +65,8 @@ class SinePositionalEncoding(nn.Module):
         The encoding depends only on the arguments, so it is kept per (height, width,
         device, dtype); at batch 1 computing it again was a measurable share of the head's
         pass. The kept tensor is shared between calls: callers must not write into it. It is
-        computed afresh, not kept, while a graph is traced, exported or compiled.
-
-        Args:
-            height: h, number of grid rows.
-            width: w, number of grid columns.
-            device: device of the result.
-            dtype: dtype of the result (computed in float32).
-
-        Returns:
-            (2F, h, w) tensor; channels [0, F) encode the row, [F, 2F) the column.
+        computed afresh, not kept, while a graph is traced, exported or compiled. Arguments
+        and result are those of :meth:`encode`.
         """
         if (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
                 or torch.compiler.is_compiling()):
