@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .graph_capture import capturing_graph
+
 
 class AutocastWeights(nn.Module):
     """Mixin for modules whose forward multiplies by their own float32 weights."""
@@ -82,9 +84,7 @@ class AutocastWeights(nn.Module):
     def _cast_dtype(param: torch.Tensor) -> Optional[torch.dtype]:
         device_type = param.device.type
         if (param.dtype != torch.float32 or torch.is_grad_enabled()
-                or not torch.is_autocast_enabled(device_type)
-                or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-                or torch.compiler.is_compiling()):
+                or not torch.is_autocast_enabled(device_type) or capturing_graph()):
             return None
         return torch.get_autocast_dtype(device_type)
 

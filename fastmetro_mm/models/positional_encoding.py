@@ -14,6 +14,8 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from .graph_capture import capturing_graph
+
 
 class SinePositionalEncoding(nn.Module):
     """Fixed 2D sine positional encoding (no parameters).
@@ -68,8 +70,7 @@ class SinePositionalEncoding(nn.Module):
         computed afresh, not kept, while a graph is traced, exported or compiled. Arguments
         and result are those of :meth:`encode`.
         """
-        if (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-                or torch.compiler.is_compiling()):
+        if capturing_graph():
             return self.encode(height, width, device, dtype)
         key = (height, width, torch.device(device or 'cpu'), dtype)
         kept = self._kept.get(key)

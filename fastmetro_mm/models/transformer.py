@@ -21,6 +21,7 @@ from torch import nn
 
 from .attention import MultiheadAttention
 from .autocast_weights import AutocastWeights
+from .graph_capture import capturing_graph
 
 
 def with_pos_embed(tensor: torch.Tensor, pos: Optional[torch.Tensor]) -> torch.Tensor:
@@ -221,8 +222,7 @@ class TransformerDecoderLayer(nn.Module):
                           cacheable: bool) -> Optional[Hashable]:
         """The key of the shared part in this call, or None when it must not be kept."""
         if (static_key is None or not cacheable or query_pos is not None
-                or torch.is_grad_enabled() or torch.jit.is_tracing()
-                or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()):
+                or torch.is_grad_enabled() or capturing_graph()):
             return None
         weights = tuple((p.data_ptr(), p._version) for p in self.parameters())
         mask = None if self_attn_mask is None else (self_attn_mask.data_ptr(),
