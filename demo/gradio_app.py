@@ -186,7 +186,7 @@ class MeshApp:
     def _process_image(self, path: Path) -> AppResult:
         import cv2
 
-        from fastmetro_mm.apis import save_obj, save_predictions
+        from fastmetro_mm.apis import save_person_mesh, save_predictions
         self._check_image_header(path)
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -201,7 +201,7 @@ class MeshApp:
         folder = self._new_folder()
         stem = path.stem
         overlay = self._render(image[..., ::-1], people)
-        files = [save_obj(folder / f'{stem}_person{index}.obj', person.vertices_cam, self.faces)
+        files = [save_person_mesh(folder / f'{stem}_person{index}.obj', person, self.faces)
                  for index, person in enumerate(people)]
         glb = self._save_glb(folder / f'{stem}.glb', people, image.shape)
         files += [glb, save_predictions(folder / f'{stem}_predictions.json', [people],

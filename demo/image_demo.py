@@ -130,7 +130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from mmengine.utils import ProgressBar
 
-    from fastmetro_mm.apis import (inference_mesh, mesh_faces, save_image, save_obj,
+    from fastmetro_mm.apis import (inference_mesh, mesh_faces, save_image, save_person_mesh,
                                    save_predictions, stage)
     from fastmetro_mm.visualization.attention_maps import attention_figure, network_upsamplers
     from fastmetro_mm.visualization.prediction_overlay import render_predictions
@@ -175,8 +175,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for index, person in enumerate(people):
                     if not args.no_obj:
                         with stage('writing'):
-                            save_obj(out_dir / 'meshes' / f'{path.stem}_person{index}.obj',
-                                     person.vertices_cam, faces, overwrite=args.overwrite)
+                            save_person_mesh(
+                                out_dir / 'meshes' / f'{path.stem}_person{index}.obj', person,
+                                faces, overwrite=args.overwrite)
                     if joint is not None:
                         name = model.head.joint_set.names[joint]
                         with stage('rendering'):

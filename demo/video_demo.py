@@ -182,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)  # before the heavy imports, so that --help answers at once
     from mmengine.utils import ProgressBar
 
-    from fastmetro_mm.apis import mesh_faces, save_obj, save_predictions, stage
+    from fastmetro_mm.apis import mesh_faces, save_person_mesh, save_predictions, stage
     from fastmetro_mm.apis.bbox_file import read_bbox_file
     from fastmetro_mm.apis.video_inference import iter_inference_video
     from fastmetro_mm.mesh.atomic_file import atomic_path
@@ -245,8 +245,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     with stage('writing'):
                         for position, person in enumerate(people):
                             label = person.track_id if person.track_id >= 0 else position
-                            save_obj(Path(args.obj_dir) / f'frame{index:06d}_person{label}.obj',
-                                     person.vertices_cam, faces, overwrite=args.overwrite)
+                            save_person_mesh(
+                                Path(args.obj_dir) / f'frame{index:06d}_person{label}.obj',
+                                person, faces, overwrite=args.overwrite)
                 if args.show:
                     with stage('display'):
                         cv2.imshow('FastMETRO', picture)

@@ -68,7 +68,10 @@ def test_video_demo_writes_one_output_frame_per_input_frame(mesh_checkpoint, fra
     numbers = np.load(out.with_suffix('.npz'))
     assert numbers['vertices_cam'].shape == (10, 6890, 3)
     assert list(numbers['image']) == [str(i) for i in range(10)]
-    assert len(list((tmp_path / 'objs').glob('*.obj'))) == 10
+    objs = sorted((tmp_path / 'objs').glob('*.obj'))
+    assert len(objs) == 10
+    # Each says which frame it is in, as every other mesh export does.
+    assert 'frame: camera' in objs[0].read_text().split('\nv ', 1)[0]
     # Written through a temporary file beside it (atomically): nothing else is left.
     assert sorted(p.name for p in out.parent.iterdir()) == ['clip_mesh.mp4', 'clip_mesh.npz']
 
@@ -98,8 +101,11 @@ def test_image_demo_writes_overlays_obj_meshes_numbers_and_attention(mesh_checkp
     people = json.loads((out / 'predictions.json').read_text())['people']
     assert [(p['image'], p['person']) for p in people] == [
         ('img0.png', 0), ('img0.png', 1), ('img1.png', 0), ('img1.png', 1)]
-    # The .obj files hold the camera-frame meshes, vertex order and faces kept.
-    mesh = trimesh.load(out / 'meshes' / 'img1_person1.obj', process=False)
+    # The .obj files hold the camera-frame meshes, vertex order and faces kept, and say so.
+    obj = out / 'meshes' / 'img1_person1.obj'
+    header = [line for line in obj.read_text().splitlines() if line.startswith('#')]
+    assert any(line.startswith('# frame: camera') for line in header), header
+    mesh = trimesh.load(obj, process=False)
     np.testing.assert_allclose(mesh.vertices, np.asarray(people[3]['vertices_cam']), atol=1e-5)
     assert mesh.faces.shape == (13776, 3)
 

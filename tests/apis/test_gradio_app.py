@@ -71,7 +71,9 @@ def test_image_upload_gives_overlay_glb_obj_and_json(mesh_app, person_png):
     scene = trimesh.load(result.glb)
     (mesh, ) = scene.geometry.values()
     assert mesh.vertices.shape == (6890, 3)
-    obj = trimesh.load(next(p for p in result.files if p.suffix == '.obj'), process=False)
+    obj_path = next(p for p in result.files if p.suffix == '.obj')
+    assert '# frame: camera' in obj_path.read_text()  # the .obj says its frame
+    obj = trimesh.load(obj_path, process=False)
     # The .glb holds the mesh around its root in glTF axes (y up, z to the viewer).
     centred = obj.vertices - obj.vertices.mean(0)
     np.testing.assert_allclose(mesh.vertices - mesh.vertices.mean(0),
