@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .autocast_weights import AutocastWeights
+from .graph_capture import capturing_graph
+from .softmax_dropout import softmax_dropout
 
 
 class MultiheadAttention(AutocastWeights):
@@ -133,11 +135,15 @@ class MultiheadAttention(AutocastWeights):
             scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # (B | 1, H, L, S)
             if mask is not None:
                 scores += mask  # in place: no second tensor of the scores' size
-            probs = scores.softmax(dim=-1)
-            if need_weights:
-                weights = probs.mean(dim=1).expand(batch, -1, -1)  # (B, L, S)
-            probs = probs.expand(batch, -1, -1, -1)
-            out = F.dropout(probs, p=dropout_p, training=self.training) @ v  # (B, H, L, d/H)
+            if self._softmax_in_place(scores, need_weights, dropout_p):
+                dropped = softmax_dropout(scores, dropout_p, batch)
+            else:
+                probs = scores.softmax(dim=-1)
+                if need_weights:
+                    weights = probs.mean(dim=1).expand(batch, -1, -1)  # (B, L, S)
+                probs = probs.expand(batch, -1, -1, -1)
+                dropped = F.dropout(probs, p=dropout_p, training=self.training)
+            out = dropped @ v  # (B, H, L, d/H); the weights feed nothing else
         else:
             q, k, v = (t.expand(batch, -1, -1, -1) if t.shape[0] != batch else t
                        for t in (q, k, v))
@@ -145,6 +151,17 @@ class MultiheadAttention(AutocastWeights):
         length = out.shape[2]
         out = out.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, d)
         return self.autocast_call('out_proj', out), weights
+
+    @staticmethod
+    def _softmax_in_place(scores: torch.Tensor, need_weights: bool, dropout_p: float) -> bool:
+        """Whether softmax and dropout can run as ``softmax_dropout`` (the same values).
+
+        Only on the CPU: elsewhere ``F.dropout`` is one fused kernel with its own random
+        numbers. Not when the weights are returned, under autocast (whose softmax follows its
+        own dtype rules) or while a graph is traced, exported or compiled.
+        """
+        return (dropout_p > 0 and not need_weights and scores.device.type == 'cpu'
+                and not torch.is_autocast_enabled('cpu') and not capturing_graph())
 
     def extra_repr(self) -> str:
         return f'embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}'
