@@ -66,8 +66,8 @@ def softmax_dropout(scores: torch.Tensor, p: float, batch: int) -> torch.Tensor:
     """Dropout of the softmax of ``scores`` over the last axis, drawn per image.
 
     Equal to ``F.dropout(scores.softmax(-1).expand(batch, -1, -1, -1), p, training=True)``
-    on the CPU bit for bit, dropout draws included, and so are the gradients. Two things make that
-    cheap and are the caller's to keep:
+    on the CPU bit for bit, dropout draws included, and so are the gradients. Two things
+    make that cheap and are the caller's to keep:
 
     - ``scores`` is overwritten with its softmax: pass a tensor nothing else uses (the
       scores the attention just computed);
