@@ -1,7 +1,8 @@
 """benchmark.py --official-repo: a folder that is not an official checkout is refused clearly.
 
 The side-by-side timing itself needs the user's checkout of postech-ami/FastMETRO, which is
-not part of this project; docs/speed.md holds its measured table.
+not part of this project; docs/benchmarks.md holds its measured table. The allocator
+setting printed in its header is checked here.
 """
 import subprocess
 import sys
@@ -26,3 +27,14 @@ def test_benchmark_needs_a_config_or_the_official_repo():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert '--official-repo' in result.stderr
+
+
+def test_allocator_setting_names_what_the_environment_sets(monkeypatch):
+    sys.path.insert(0, str(REPO))
+    from tools.analysis.official_side_by_side import ALLOCATOR_VARIABLES, allocator_setting
+    for name in ALLOCATOR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert allocator_setting() == 'glibc malloc defaults'
+    monkeypatch.setenv('THP_MEM_ALLOC_ENABLE', '1')
+    monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '4294967296')
+    assert allocator_setting() == 'THP_MEM_ALLOC_ENABLE=1, MALLOC_MMAP_THRESHOLD_=4294967296'

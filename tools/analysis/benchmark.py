@@ -54,6 +54,8 @@ from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from tools.analysis.official_side_by_side import allocator_setting  # noqa: E402
+
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16}
 
 
@@ -279,7 +281,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     device = torch.device(args.device)
     threads = f', {torch.get_num_threads()} threads' if device.type == 'cpu' else ''
     setting = (f'{args.device}{threads}, {args.dtype}, '
-               f'{"torch.compile" if args.compile else "eager"}, median of {args.repeats}')
+               f'{"torch.compile" if args.compile else "eager"}, median of {args.repeats}, '
+               f'allocator: {allocator_setting()}')
     if args.official_repo is not None:
         from tools.analysis.official_side_by_side import run_side_by_side
         try:

@@ -36,6 +36,12 @@ from torch import nn
 
 #: Model sizes of the paper and the official ``--model_name`` for each.
 OFFICIAL_MODEL_NAMES = {'S': 'FastMETRO-S', 'M': 'FastMETRO-M', 'L': 'FastMETRO-L'}
+#: Environment variables that change how large tensors are allocated (PyTorch's transparent
+#: huge pages, glibc's malloc knobs, jemalloc's and tcmalloc's), printed with every table: on
+#: the CPU they move the times.
+ALLOCATOR_VARIABLES = ('THP_MEM_ALLOC_ENABLE', 'LD_PRELOAD', 'GLIBC_TUNABLES',
+                       'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_',
+                       'MALLOC_ARENA_MAX', 'MALLOC_CONF', 'TCMALLOC_RELEASE_RATE')
 #: Output keys both networks return (body, release layout).
 OUTPUT_KEYS = ('pred_cam', 'pred_3d_joints', 'pred_3d_vertices_coarse',
                'pred_3d_vertices_intermediate', 'pred_3d_vertices_fine')
@@ -53,6 +59,18 @@ class Case:
     def label(self) -> str:
         mode = 'train' if self.mode == 'train' else 'infer'
         return f'{self.size} {mode} b{self.batch} {self.dtype}'
+
+
+def allocator_setting() -> str:
+    """The memory allocator's settings in this process's environment, for a table's header.
+
+    A step that makes fresh tensors of 100 MB pays page faults on every one under glibc's
+    defaults (above 32 MB it maps and unmaps them each time), so how the allocator is set
+    up is part of what a CPU timing measured.
+    """
+    settings = [f'{name}={os.environ[name]}' for name in ALLOCATOR_VARIABLES
+                if os.environ.get(name)]
+    return ', '.join(settings) if settings else 'glibc malloc defaults'
 
 
 @contextlib.contextmanager
@@ -224,7 +242,8 @@ def run_side_by_side(repo: str, sizes: Sequence[str], cases: Sequence[Tuple[str,
     rows: List[Dict[str, object]] = []
     print(f'side by side with the official FastMETRO at {root} on {device}, '
           f'{torch.get_num_threads()} threads; head only, (B, 2048, 7, 7) features; '
-          f'median of {rounds} interleaved rounds x {iters} passes')
+          f'median of {rounds} interleaved rounds x {iters} passes; allocator: '
+          f'{allocator_setting()}')
     header = f'{"case":24s} {"ours ms":>10s} {"official ms":>12s} {"ours/official":>14s}'
     for size in sizes:
         torch.manual_seed(0)
