@@ -35,6 +35,11 @@ rounds, medians, and the ratio ours / official (see ``official_side_by_side.py``
 
     python tools/analysis/benchmark.py --official-repo ~/src/FastMETRO --sizes S L
 
+Every table's header names the memory allocator's setting from the environment (glibc's
+defaults, ``THP_MEM_ALLOC_ENABLE=1``, a preloaded allocator, glibc's ``MALLOC_*``): on the CPU
+fresh large tensors cost page faults, and that setting moves the times (docs/benchmarks.md,
+"CPU memory").
+
 ``--backend onnxruntime`` also exports the model (backbone, neck, head network) to a temporary
 ONNX file (``fastmetro_mm.deployment``) and times it in ONNX Runtime on the CPU at each batch
 size ('model ort' rows), with its time relative to the eager PyTorch model ('ort / eager').

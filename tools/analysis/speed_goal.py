@@ -120,7 +120,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = []
     for setting in args.settings:
         mode, _, dtype = setting.partition(':')
-        label = f'{args.device}, {dtype}, {"torch.compile" if mode == "compile" else "eager"}'
+        label = (f'{args.device}, {dtype}, {"torch.compile" if mode == "compile" else "eager"}, '
+                 f'allocator: {tool.allocator_setting()}')
         per_setting = []
         for config in args.configs:
             name = osp.splitext(osp.basename(config))[0]
