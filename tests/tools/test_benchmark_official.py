@@ -31,7 +31,7 @@ def test_benchmark_needs_a_config_or_the_official_repo():
 
 def test_allocator_setting_names_what_the_environment_sets(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
-    from tools.analysis.official_side_by_side import ALLOCATOR_VARIABLES, allocator_setting
+    from tools.analysis.allocator_setting import ALLOCATOR_VARIABLES, allocator_setting
     for name in ALLOCATOR_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert allocator_setting() == 'glibc malloc defaults'

@@ -59,7 +59,7 @@ from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.analysis.official_side_by_side import allocator_setting  # noqa: E402
+from tools.analysis.allocator_setting import allocator_setting  # noqa: E402
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16}
 

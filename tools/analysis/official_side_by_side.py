@@ -34,14 +34,10 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from tools.analysis.allocator_setting import allocator_setting
+
 #: Model sizes of the paper and the official ``--model_name`` for each.
 OFFICIAL_MODEL_NAMES = {'S': 'FastMETRO-S', 'M': 'FastMETRO-M', 'L': 'FastMETRO-L'}
-#: Environment variables that change how large tensors are allocated (PyTorch's transparent
-#: huge pages, glibc's malloc knobs, jemalloc's and tcmalloc's), printed with every table: on
-#: the CPU they move the times.
-ALLOCATOR_VARIABLES = ('THP_MEM_ALLOC_ENABLE', 'LD_PRELOAD', 'GLIBC_TUNABLES',
-                       'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_',
-                       'MALLOC_ARENA_MAX', 'MALLOC_CONF', 'TCMALLOC_RELEASE_RATE')
 #: Output keys both networks return (body, release layout).
 OUTPUT_KEYS = ('pred_cam', 'pred_3d_joints', 'pred_3d_vertices_coarse',
                'pred_3d_vertices_intermediate', 'pred_3d_vertices_fine')
@@ -59,18 +55,6 @@ class Case:
     def label(self) -> str:
         mode = 'train' if self.mode == 'train' else 'infer'
         return f'{self.size} {mode} b{self.batch} {self.dtype}'
-
-
-def allocator_setting() -> str:
-    """The memory allocator's settings in this process's environment, for a table's header.
-
-    A step that makes fresh tensors of 100 MB pays page faults on every one under glibc's
-    defaults (above 32 MB it maps and unmaps them each time), so how the allocator is set
-    up is part of what a CPU timing measured.
-    """
-    settings = [f'{name}={os.environ[name]}' for name in ALLOCATOR_VARIABLES
-                if os.environ.get(name)]
-    return ', '.join(settings) if settings else 'glibc malloc defaults'
 
 
 @contextlib.contextmanager
