@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import dropout_draws
 from .autocast_weights import AutocastWeights
 from .graph_capture import capturing_graph
 from .softmax_dropout import softmax_dropout
@@ -142,7 +143,7 @@ class MultiheadAttention(AutocastWeights):
                 if need_weights:
                     weights = probs.mean(dim=1).expand(batch, -1, -1)  # (B, L, S)
                 probs = probs.expand(batch, -1, -1, -1)
-                dropped = F.dropout(probs, p=dropout_p, training=self.training)
+                dropped = dropout_draws.dropout(probs, dropout_p, self.training)
             out = dropped @ v  # (B, H, L, d/H); the weights feed nothing else
         else:
             q, k, v = (t.expand(batch, -1, -1, -1) if t.shape[0] != batch else t

@@ -16,7 +16,8 @@ Two layouts:
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+import contextlib
+from typing import Any, ContextManager, Dict, Optional, Sequence, Tuple
 
 import torch
 from mmpose.registry import MODELS
@@ -26,6 +27,8 @@ from fastmetro_mm.mesh.attention_mask import (AdjacencyLike, attention_mask_to_a
                                               build_attention_mask)
 from fastmetro_mm.mesh.upsampler import MeshUpsampler
 from fastmetro_mm.models.autocast_weights import AutocastWeights
+from fastmetro_mm.models.dropout_draws import DropoutDraws
+from fastmetro_mm.models.graph_capture import capturing_graph
 from fastmetro_mm.models.positional_encoding import SinePositionalEncoding
 from fastmetro_mm.models.transformer import FastMETROTransformer
 
@@ -114,6 +117,9 @@ class FastMETRONetwork(AutocastWeights):
             At the default start the coordinates already vary from image to image by ~4 cm
             of noise; a hand's articulation is ~1.3 cm, and training first silenced the
             image instead of learning it. A small start (1e-3) lets it learn (hand quickstart).
+        draw_dropout_ahead: in CPU training, draw each pass's dropout masks on a second core
+            while the network computes (``models/dropout_draws.py``): the same masks, the
+            same generator state afterwards, a faster step. False draws them in place.
     """
 
     def __init__(self,
@@ -133,7 +139,8 @@ class FastMETRONetwork(AutocastWeights):
                  nhead: int = 8,
                  dropout: float = 0.1,
                  camera_bias_init: Optional[Sequence[float]] = None,
-                 xyz_head_init_std: Optional[float] = None) -> None:
+                 xyz_head_init_std: Optional[float] = None,
+                 draw_dropout_ahead: bool = True) -> None:
         super().__init__()
         if layout not in LAYOUTS:
             raise ValueError(f'FastMETRONetwork: layout must be one of {LAYOUTS}, got {layout!r}')
@@ -146,6 +153,8 @@ class FastMETRONetwork(AutocastWeights):
         self.layout = layout
         self.num_joints = num_joints
         self.num_vertices = num_vertices
+        self.draw_dropout_ahead = draw_dropout_ahead
+        self._dropout_draws = DropoutDraws()
 
         self.input_proj = nn.Conv2d(in_channels, d_model_1, kernel_size=1)
         self.camera_token = nn.Embedding(1, d_model_1)
@@ -221,6 +230,22 @@ class FastMETRONetwork(AutocastWeights):
                     f'{tuple(matrix.shape)} (expects {int(matrix.shape[1])} input vertices)')
             count = int(matrix.shape[0])
 
+    def _dropout_masks_ahead(self, features: torch.Tensor,
+                             return_attention: bool) -> ContextManager[None]:
+        """Draws the transformers' dropout masks ahead, in CPU training (see ``__init__``).
+
+        Only with autograd recording: then every mask is kept for the backward anyway, and
+        drawing them early costs no memory. Without it each mask would live until its call.
+        """
+        if (not self.draw_dropout_ahead or not self.training or not torch.is_grad_enabled()
+                or features.device.type != 'cpu' or capturing_graph()):
+            return contextlib.nullcontext()
+        # Everything that decides the dropout calls but the modules' own p and training flags,
+        # which the draws check call by call.
+        key = (tuple(features.shape), features.dtype, torch.is_autocast_enabled('cpu'),
+               torch.get_autocast_dtype('cpu'), return_attention)
+        return self._dropout_draws.ahead(key)
+
     def forward(self, features: torch.Tensor,
                 return_attention: bool = False) -> Dict[str, Any]:
         """Predicts camera, joints and meshes from a backbone feature map.
@@ -262,18 +287,19 @@ class FastMETRONetwork(AutocastWeights):
             # Exported graphs keep a dynamic batch only through shapes read from the input.
             query_tokens, static_key = query_tokens.expand(batch, -1, -1), None
 
-        out_1 = self.transformer_1(image_tokens, camera_token, query_tokens, pos_1,
-                                   self.attention_mask, need_weights=return_attention,
-                                   static_key=static_key)  # query_tokens (1 | B, K + N, 512)
-        if self.layout == 'paper':
-            camera_2 = self.autocast_call('reduce_encoder', out_1.camera)  # (B, 1, 128)
-            image_2 = self.autocast_call('reduce_encoder', out_1.image)  # (B, hw, 128)
-        else:
-            camera_2 = self.autocast_call('reduce_camera', out_1.camera)
-            image_2 = self.autocast_call('reduce_image', out_1.image)
-        queries_2 = self.autocast_call('reduce_tokens', out_1.queries)  # (B, K + N, 128)
-        out_2 = self.transformer_2(image_2, camera_2, queries_2, pos_2, self.attention_mask,
-                                   need_weights=return_attention)
+        with self._dropout_masks_ahead(features, return_attention):
+            out_1 = self.transformer_1(image_tokens, camera_token, query_tokens, pos_1,
+                                       self.attention_mask, need_weights=return_attention,
+                                       static_key=static_key)  # query_tokens (1 | B, K + N, 512)
+            if self.layout == 'paper':
+                camera_2 = self.autocast_call('reduce_encoder', out_1.camera)  # (B, 1, 128)
+                image_2 = self.autocast_call('reduce_encoder', out_1.image)  # (B, hw, 128)
+            else:
+                camera_2 = self.autocast_call('reduce_camera', out_1.camera)
+                image_2 = self.autocast_call('reduce_image', out_1.image)
+            queries_2 = self.autocast_call('reduce_tokens', out_1.queries)  # (B, K + N, 128)
+            out_2 = self.transformer_2(image_2, camera_2, queries_2, pos_2,
+                                       self.attention_mask, need_weights=return_attention)
 
         # The outputs are coordinates: under mixed precision the last layers and the
         # upsampling run in float32 (in bfloat16 they cost ~1.3 mm on average, 6 mm at most;

@@ -17,6 +17,8 @@ from typing import Optional, Tuple
 import torch
 from torch.autograd.function import once_differentiable
 
+from .dropout_draws import dropout_mask
+
 
 class _SoftmaxDropout(torch.autograd.Function):
     """``F.dropout(softmax(scores, -1).expand(batch, ...), p)`` on the CPU's dropout path."""
@@ -28,9 +30,9 @@ class _SoftmaxDropout(torch.autograd.Function):
         probs = torch._softmax(scores, -1, False, out=scores)
         ctx.mark_dirty(scores)
         expanded = probs.expand(batch, *probs.shape[1:])
-        # What F.dropout does off CUDA: a {0, 1} mask drawn for every entry, scaled, multiplied.
-        noise = torch.empty_like(expanded).bernoulli_(1 - p)
-        noise.div_(1 - p)
+        # What F.dropout does off CUDA: a {0, 1} mask drawn for every entry, scaled, multiplied
+        # (the mask may come drawn ahead: dropout_draws.py).
+        noise = dropout_mask(expanded, p)
         ctx.save_for_backward(probs, noise)
         return expanded * noise, probs
 

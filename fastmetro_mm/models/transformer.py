@@ -21,6 +21,7 @@ from torch import nn
 
 from .attention import MultiheadAttention
 from .autocast_weights import AutocastWeights
+from .dropout_draws import Dropout
 from .graph_capture import capturing_graph
 
 
@@ -75,7 +76,7 @@ class FeedForward(AutocastWeights):
     def __init__(self, d_model: int, dim_feedforward: int, dropout: float) -> None:
         super().__init__()
         self.fc_in = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.fc_out = nn.Linear(dim_feedforward, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,10 +101,10 @@ class TransformerEncoderLayer(nn.Module):
         super().__init__()
         self.self_attn_norm = nn.LayerNorm(d_model)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.self_attn_dropout = nn.Dropout(dropout)
+        self.self_attn_dropout = Dropout(dropout)
         self.ffn_norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, dim_feedforward, dropout)
-        self.ffn_dropout = nn.Dropout(dropout)
+        self.ffn_dropout = Dropout(dropout)
 
     def forward(self,
                 src: torch.Tensor,
@@ -154,13 +155,13 @@ class TransformerDecoderLayer(nn.Module):
         super().__init__()
         self.self_attn_norm = nn.LayerNorm(d_model)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.self_attn_dropout = nn.Dropout(dropout)
+        self.self_attn_dropout = Dropout(dropout)
         self.cross_attn_norm = nn.LayerNorm(d_model)
         self.cross_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.cross_attn_dropout = nn.Dropout(dropout)
+        self.cross_attn_dropout = Dropout(dropout)
         self.ffn_norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, dim_feedforward, dropout)
-        self.ffn_dropout = nn.Dropout(dropout)
+        self.ffn_dropout = Dropout(dropout)
         self._static_cache: Optional[Tuple[Hashable, torch.Tensor, torch.Tensor]] = None
 
     def forward(self,
