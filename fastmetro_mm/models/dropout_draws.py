@@ -20,11 +20,13 @@ is left where drawing in place would leave it:
   and the rest of the pass draw in place: slower, never different.
 
 Only CPU training uses it: on CUDA ``F.dropout`` is one fused kernel with its own random
-numbers. The first pass of each setting (batch, map size, dtype) records the sequence.
+numbers; and only with a second CPU to draw on. The first pass of each setting (batch, map
+size, dtype) records the sequence.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from typing import Hashable, Iterator, List, Optional, Tuple
@@ -37,6 +39,14 @@ from torch import nn
 Draw = Tuple[Tuple[int, ...], torch.dtype, float]
 
 _active = threading.local()  # the session of this thread's running forward, if any
+
+
+def _spare_core() -> bool:
+    """Whether this process may run on more than one CPU, so that a helper thread gains."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # no affinity outside Linux
+        return (os.cpu_count() or 1) > 1
 
 
 def _draw_of(x: torch.Tensor, p: float) -> Optional[Draw]:
@@ -159,8 +169,8 @@ class DropoutDraws:
             key: everything that decides the pass's dropout calls (batch, map size, dtype,
                 autocast); a stale key costs speed, never exactness.
         """
-        if getattr(_active, 'session', None) is not None:
-            yield  # a nested pass draws under the outer session
+        if getattr(_active, 'session', None) is not None or not _spare_core():
+            yield  # a nested pass draws under the outer session; one CPU has no second core
             return
         plan = self._plans.get(key)
         session = _Session(plan)
