@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .graph_capture import capturing_graph
+
 #: One dropout call: the mask's shape, dtype and the drop probability.
 Draw = Tuple[Tuple[int, ...], torch.dtype, float]
 
@@ -226,10 +228,10 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     Returns:
         tensor like ``x``.
     """
+    if not training or not 0.0 < p < 1.0 or x.numel() == 0 or capturing_graph():
+        return F.dropout(x, p, training)  # no draw (or a graph records F.dropout itself)
     session = getattr(_active, 'session', None)
-    if session is None or not training or not 0.0 < p < 1.0 or x.numel() == 0:
-        return F.dropout(x, p, training)
-    mask = session.take(x, p)
+    mask = None if session is None else session.take(x, p)
     return F.dropout(x, p, training) if mask is None else x * mask
 
 
