@@ -188,7 +188,7 @@ class DropoutDraws:
                 if followed:
                     self._plans.move_to_end(key)
                 else:  # the calls changed: record them again next time
-                    del self._plans[key]
+                    self._plans.pop(key, None)
             elif completed and not session.broken and session.recorded:
                 self._plans[key] = session.recorded
                 while len(self._plans) > self.max_plans:
