@@ -308,10 +308,13 @@ class MeshLoss(nn.Module):
         Returns:
             level -> ((B, V_l, 3) prediction, (B, V_l, 3) GT).
         """
-        needed = {level for level, weight in self.vertex_level_weights.items()
-                  if weight and self.loss_weight_vertices}
-        if self.regularized_level is not None:
-            needed.add(self.regularized_level)
+        # A list in MESH_LEVELS order, not a set: the levels share pred_root, whose gradient
+        # sums one term per level in the order the graph was built. A set's order follows
+        # the strings' hashes, which change with every process (PYTHONHASHSEED), so the
+        # same seed gave other float32 gradients, and other weights, from run to run.
+        needed = [level for level in MESH_LEVELS
+                  if (self.loss_weight_vertices and self.vertex_level_weights.get(level))
+                  or level == self.regularized_level]
         if not needed:
             return {}
         available = (has_smpl > 0)[:, None, None]
