@@ -57,7 +57,9 @@ val_dataloader = dict(batch_size=32, num_workers=1, persistent_workers=True,
                                    pipeline={{_base_.hand_test_pipeline_128_tight}}))
 test_dataloader = val_dataloader
 
-max_epochs = 5
+# 6 epochs: at 5 the outcome hung on chance (seed 88: PA-MPVPE 17% below the mean hand, the
+# gate is 20%; seed 89: 27%), at 6 both seeds pass (docs/quickstart_experiments.md).
+max_epochs = 6
 optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16', optimizer=dict(lr=3e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-6, by_epoch=True,
